@@ -1,0 +1,140 @@
+/**
+ * The `EventStore` service: append, read, subscribe, snapshot and manage streams. It knows no domain:
+ * payloads are JSON tagged with a type and a schema version (see `EventCodec` for the typed layer).
+ *
+ * Guarantees (tested by the contract suite against every implementation):
+ * - an append is atomic and checks its expected version in the same statement; a conflict writes nothing;
+ * - stream versions are gapless; an append retried with the same event ids returns the original result;
+ * - readers of the global order (`readAll`, `streamAll`, `subscribe`) see every committed event exactly
+ *   once, in a commit-safe order, even when transactions commit out of position order.
+ */
+import { Context, type Effect, type Option, type Stream } from "effect"
+import type { Checkpoint } from "./Checkpoint.ts"
+import type {
+  AppendError,
+  InvalidStreamName,
+  ReadStreamError,
+  StoreUnavailable,
+  StreamTombstoned,
+  WrongExpectedVersion
+} from "./Errors.ts"
+import type { AppendResult, EventMetadata, NewEvent, RecordedEvent, StreamInfo } from "./Events.ts"
+import type { ExpectedVersion } from "./ExpectedVersion.ts"
+
+export interface AppendOptions {
+  /** Merged into every event's metadata (event-level keys win). */
+  readonly metadata?: EventMetadata
+}
+
+export interface StreamWrite {
+  readonly stream: string
+  readonly expected: ExpectedVersion
+  readonly events: ReadonlyArray<NewEvent>
+}
+
+export interface ReadStreamOptions {
+  readonly direction?: "forwards" | "backwards"
+  /** Inclusive start: forwards defaults to the first readable version, backwards to the last. */
+  readonly fromVersion?: number
+  readonly maxCount?: number
+  /** Time travel: only events up to and including this version. */
+  readonly toVersion?: number
+  /** Time travel: only events recorded at or before this instant. */
+  readonly asOf?: Date
+}
+
+export interface ReadAllOptions {
+  /** Exclusive resume point; the start of time when omitted. */
+  readonly from?: Checkpoint
+  /** Page size (default 1,000, max 10,000). */
+  readonly limit?: number
+  /** Only streams of these categories (`account` for `account-*`). */
+  readonly categories?: ReadonlyArray<string>
+  /** Only events of these types. */
+  readonly types?: ReadonlyArray<string>
+}
+
+export interface Page {
+  readonly events: ReadonlyArray<RecordedEvent>
+  /** Resume point after this page (it may be past the last event when filters skipped some). */
+  readonly checkpoint: Checkpoint
+  /** True when nothing more is readable right now beyond `checkpoint`. */
+  readonly caughtUp: boolean
+}
+
+export interface SubscribeOptions extends ReadAllOptions {
+  /** How often to look for new events when no notification arrives (default 500 ms). */
+  readonly pollInterval?: number
+}
+
+/** What a subscription yields: a page of events (possibly empty when only the checkpoint moved). */
+export type Batch = Page
+
+export interface SnapshotRecord {
+  readonly streamId: string
+  readonly key: string
+  /** The stream version the state reflects. */
+  readonly version: number
+  readonly state: unknown
+}
+
+export interface StreamWithSnapshot {
+  readonly snapshot: Option.Option<SnapshotRecord>
+  /** Events after the snapshot (all readable events when there is none). */
+  readonly events: ReadonlyArray<RecordedEvent>
+  /** The stream's current version. */
+  readonly version: number
+}
+
+export interface Horizon {
+  /** The checkpoint a reader reaches by reading everything readable now. */
+  readonly checkpoint: Checkpoint
+  /** The highest global position committed and readable. */
+  readonly position: bigint
+}
+
+export class EventStore extends Context.Service<EventStore, {
+  readonly append: (
+    stream: string,
+    expected: ExpectedVersion,
+    events: ReadonlyArray<NewEvent>,
+    options?: AppendOptions
+  ) => Effect.Effect<AppendResult, AppendError>
+  /** Appends to several streams in one transaction: all or nothing. */
+  readonly appendMany: (
+    writes: ReadonlyArray<StreamWrite>,
+    options?: AppendOptions
+  ) => Effect.Effect<ReadonlyArray<AppendResult>, AppendError>
+  readonly readStream: (
+    stream: string,
+    options?: ReadStreamOptions
+  ) => Effect.Effect<ReadonlyArray<RecordedEvent>, ReadStreamError>
+  /** The readable events after the stream's latest snapshot under `snapshotKey`, and that snapshot. */
+  readonly readStreamWithSnapshot: (
+    stream: string,
+    snapshotKey: string
+  ) => Effect.Effect<StreamWithSnapshot, ReadStreamError>
+  readonly streamInfo: (stream: string) => Effect.Effect<Option.Option<StreamInfo>, InvalidStreamName | StoreUnavailable>
+  /** One page of the global order (or of some categories / types) after `from`. */
+  readonly readAll: (options?: ReadAllOptions) => Effect.Effect<Page, StoreUnavailable>
+  /** Every event readable now after `from`, streamed page by page with backpressure; then the stream ends. */
+  readonly streamAll: (options?: ReadAllOptions) => Stream.Stream<RecordedEvent, StoreUnavailable>
+  /** Catch up from `from`, then follow new events as they commit. Never ends on its own. */
+  readonly subscribe: (options?: SubscribeOptions) => Stream.Stream<Batch, StoreUnavailable>
+  readonly horizon: Effect.Effect<Horizon, StoreUnavailable>
+  /** Hides the stream; appending to it again reopens it (versions continue). */
+  readonly deleteStream: (
+    stream: string,
+    expected?: ExpectedVersion
+  ) => Effect.Effect<void, ReadStreamError | WrongExpectedVersion>
+  /** Permanently closes the stream: it can never be read or written again. */
+  readonly tombstoneStream: (
+    stream: string,
+    expected?: ExpectedVersion
+  ) => Effect.Effect<void, InvalidStreamName | StoreUnavailable | WrongExpectedVersion | StreamTombstoned>
+  /** Hides events before `version` from stream reads (retention). Never lowers an earlier truncation. */
+  readonly truncateStream: (stream: string, beforeVersion: number) => Effect.Effect<void, ReadStreamError>
+  readonly saveSnapshot: (snapshot: SnapshotRecord) => Effect.Effect<void, InvalidStreamName | StoreUnavailable>
+  /** Deletes the stream's snapshots (all keys). Snapshots are a cache: no read changes its answer. */
+  readonly deleteSnapshots: (stream: string) => Effect.Effect<void, InvalidStreamName | StoreUnavailable>
+}>()("@verity/eventstore/EventStore") {}

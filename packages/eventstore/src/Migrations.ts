@@ -1,0 +1,87 @@
+/**
+ * The event store's tables, created by numbered migrations that this package owns. Everything lives in one
+ * PostgreSQL schema (default `verity`, configurable so several stores can share a database). Running the
+ * migrations is idempotent and safe from several processes at once (the migrator locks its table).
+ *
+ * Indexes and why they exist:
+ * - events (stream_id, version) unique: stream reads, and a last line of defence for gapless versions;
+ * - events (event_id) unique: a retried append is recognised by its event ids;
+ * - events (transaction_id, position): the commit-safe global order readers follow;
+ * - events (category, transaction_id, position): category reads and subscriptions;
+ * - events (position) primary key: lookups by global position (read-your-writes by position).
+ */
+import { Effect } from "effect"
+import * as Migrator from "effect/sql/Migrator"
+import { SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+
+export const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,40}$/
+
+const migrations = (schema: string): Record<string, Effect.Effect<void, SqlError, SqlClient>> => ({
+  "1_event_store": Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const t = (name: string) => sql(`${schema}.${name}`)
+    yield* sql`
+      CREATE TABLE ${t("streams")} (
+        stream_id text PRIMARY KEY,
+        category text NOT NULL,
+        version bigint NOT NULL,
+        deleted boolean NOT NULL DEFAULT false,
+        tombstoned boolean NOT NULL DEFAULT false,
+        truncate_before bigint NOT NULL DEFAULT 1,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      ) WITH (fillfactor = 80)`
+    yield* sql`
+      CREATE TABLE ${t("events")} (
+        position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        stream_id text NOT NULL,
+        category text NOT NULL,
+        version bigint NOT NULL,
+        event_id uuid NOT NULL,
+        type text NOT NULL,
+        schema_version integer NOT NULL,
+        data jsonb NOT NULL,
+        metadata jsonb NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT events_stream_version_key UNIQUE (stream_id, version),
+        CONSTRAINT events_event_id_key UNIQUE (event_id)
+      )`
+    yield* sql`CREATE INDEX events_global_order_idx ON ${t("events")} (transaction_id, position)`
+    yield* sql`CREATE INDEX events_category_order_idx ON ${t("events")} (category, transaction_id, position)`
+    yield* sql`
+      CREATE TABLE ${t("snapshots")} (
+        stream_id text NOT NULL,
+        snapshot_key text NOT NULL,
+        stream_version bigint NOT NULL,
+        truncate_before bigint NOT NULL,
+        state jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (stream_id, snapshot_key)
+      )`
+    yield* sql`
+      CREATE TABLE ${t("stream_operations")} (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        stream_id text NOT NULL,
+        operation text NOT NULL,
+        details jsonb NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now()
+      )`
+    yield* sql`CREATE INDEX stream_operations_stream_idx ON ${t("stream_operations")} (stream_id, id)`
+  })
+})
+
+/** Creates or upgrades the event store tables in `schema`. Returns the migrations that ran. */
+export const run = (schema: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`.pipe(
+      // Two processes creating the schema at once: the loser sees a unique violation; the schema exists.
+      Effect.catchReason("SqlError", "UniqueViolation", () => Effect.void)
+    )
+    return yield* Migrator.make({})({
+      loader: Migrator.fromRecord(migrations(schema)),
+      table: `${schema}.migrations`
+    })
+  })

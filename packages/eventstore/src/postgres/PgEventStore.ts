@@ -1,0 +1,687 @@
+/**
+ * The PostgreSQL implementation of `EventStore` on `@effect/sql-pg`.
+ *
+ * - Append is ONE statement (one round trip, whatever the number of events): a compare-and-set on the
+ *   stream's row in `streams` and the insert of all events, in data-modifying CTEs. The row lock taken by the
+ *   compare-and-set serialises writers of one stream; writers of different streams never wait on each other.
+ * - Every event records the id of its writing transaction (`xid8`). Readers of the global order only read
+ *   events of transactions older than the oldest one still running (`pg_snapshot_xmin`), ordered by
+ *   (transaction id, position): a transaction that commits late can never be skipped.
+ * - Subscribers in this process are woken right after a commit; other processes get at most one
+ *   payload-free NOTIFY per `notifyInterval`, sent after commit; polling is the safety net.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Duration, Effect, Layer, Option, Queue, Result, Schedule, Stream } from "effect"
+import type { SqlError } from "effect/sql/SqlError"
+import { SqlClient } from "effect/sql/SqlClient"
+import * as Checkpoint from "../Checkpoint.ts"
+import {
+  DuplicateEventId,
+  InvalidStreamName,
+  StoreUnavailable,
+  StreamNotFound,
+  StreamTombstoned,
+  WrongExpectedVersion
+} from "../Errors.ts"
+import type { InvalidEvent } from "../Errors.ts"
+import type { AppendResult, EventMetadata, NewEvent, RecordedEvent, StreamInfo } from "../Events.ts"
+import {
+  EventStore,
+  type AppendOptions,
+  type Page,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type SnapshotRecord,
+  type StreamWithSnapshot,
+  type StreamWrite,
+  type SubscribeOptions
+} from "../EventStore.ts"
+import * as EventValidation from "../EventValidation.ts"
+import * as ExpectedVersion from "../ExpectedVersion.ts"
+import * as Migrations from "../Migrations.ts"
+import * as StreamName from "../StreamName.ts"
+import * as Wakeup from "../Wakeup.ts"
+import { eventColumns, type EventRow, toRecordedEvent } from "./Rows.ts"
+import { constraintOf, mapSqlErrors } from "./SqlErrors.ts"
+
+export interface PgEventStoreOptions {
+  /** PostgreSQL schema holding the store's tables (default `verity`). */
+  readonly schema?: string
+  readonly limits?: Partial<EventValidation.Limits>
+  /** LISTEN for other processes' commits and NOTIFY ours (default true). */
+  readonly notifications?: boolean
+  /** At most one NOTIFY per this interval (default 5 ms). */
+  readonly notifyInterval?: Duration.Input
+  /** Run the store's migrations when the layer starts (default true). */
+  readonly migrate?: boolean
+}
+
+const DEFAULT_PAGE = 1_000
+const MAX_PAGE = 10_000
+
+interface PageResult {
+  readonly page: Page
+  /** Committed events exist beyond the visibility horizon: an open transaction holds readers back. */
+  readonly pending: boolean
+}
+
+interface Prepared {
+  readonly stream: StreamName.ParsedStreamName
+  readonly expected: ExpectedVersion.ExpectedVersion
+  readonly normalized: ExpectedVersion.Normalized
+  readonly events: ReadonlyArray<EventValidation.PreparedEvent>
+}
+
+/** An append whose compare-and-set did not match (or whose event ids exist): explained after the fact. */
+class AppendRejected {
+  readonly _tag = "AppendRejected"
+  readonly write: Prepared
+  constructor(write: Prepared) {
+    this.write = write
+  }
+}
+
+const clampPage = (limit: number | undefined) =>
+  limit === undefined || !Number.isFinite(limit) ? DEFAULT_PAGE : Math.max(1, Math.min(MAX_PAGE, Math.floor(limit)))
+
+export const make = (options: PgEventStoreOptions = {}) =>
+  Effect.gen(function*() {
+    const pg = yield* PgClient.PgClient
+    const sql = pg.withoutTransforms()
+    const schema = options.schema ?? "verity"
+    if (!Migrations.SCHEMA_PATTERN.test(schema)) {
+      return yield* Effect.die(new Error(`invalid event store schema name: ${schema}`))
+    }
+    const limits: EventValidation.Limits = { ...EventValidation.defaultLimits, ...options.limits }
+    if (options.migrate !== false) {
+      yield* Migrations.run(schema).pipe(Effect.provideService(SqlClient, sql))
+    }
+    const streamsTable = sql(`${schema}.streams`)
+    const eventsTable = sql(`${schema}.events`)
+    const snapshotsTable = sql(`${schema}.snapshots`)
+    const operationsTable = sql(`${schema}.stream_operations`)
+    const columns = eventColumns(sql)
+    const channel = `${schema}_events`
+
+    // --- wake-ups -----------------------------------------------------------------------------------------
+    const committed = Wakeup.make()
+    const notifyWanted = Wakeup.make()
+    const notifications = options.notifications !== false
+    const onCommit = notifications
+      ? Effect.andThen(committed.signal, notifyWanted.signal)
+      : committed.signal
+
+    if (notifications) {
+      const notifyInterval = Duration.fromInputUnsafe(options.notifyInterval ?? "5 millis")
+      // Coalesces the commits of an interval into one payload-free NOTIFY, sent outside any transaction.
+      yield* Effect.gen(function*() {
+        const ticket = yield* notifyWanted.ticket
+        yield* ticket
+        yield* Effect.sleep(notifyInterval)
+        yield* pg.notify(channel, "").pipe(Effect.ignore)
+      }).pipe(Effect.forever, Effect.forkScoped)
+      // Other processes' commits wake our subscribers; a lost connection is re-established, and polling
+      // covers the gap.
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const queue = yield* pg.listen(channel)
+          yield* committed.signal
+          yield* Queue.take(queue).pipe(Effect.andThen(committed.signal), Effect.forever)
+        })
+      ).pipe(
+        Effect.retry(Schedule.spaced("1 second")),
+        Effect.forkScoped
+      )
+    }
+
+    // --- append ---------------------------------------------------------------------------------------------
+    const prepareWrite = (
+      stream: string,
+      expected: ExpectedVersion.ExpectedVersion,
+      events: ReadonlyArray<NewEvent>,
+      metadata: EventMetadata | undefined
+    ): Result.Result<Prepared, InvalidStreamName | InvalidEvent | DuplicateEventId> => {
+      const parsed = StreamName.parse(stream)
+      if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
+      const normalized = ExpectedVersion.normalize(expected)
+      if (normalized === undefined) {
+        return Result.fail(new InvalidStreamName({ stream, reason: `invalid expected version ${String(expected)}` }))
+      }
+      const prepared = EventValidation.prepare(stream, events, metadata, limits)
+      if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
+      return Result.succeed({ stream: parsed.success, expected, normalized, events: prepared.success })
+    }
+
+    const streamCas = (write: Prepared) => {
+      const { category, stream } = write.stream
+      const count = write.events.length
+      switch (write.normalized._tag) {
+        case "Any":
+          return sql`INSERT INTO ${streamsTable} AS s (stream_id, category, version) VALUES (${stream}, ${category}, ${count})
+            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version, deleted = false, updated_at = now()
+            WHERE NOT s.tombstoned
+            RETURNING s.version - ${count} AS base`
+        case "NoStream":
+          return sql`INSERT INTO ${streamsTable} AS s (stream_id, category, version) VALUES (${stream}, ${category}, ${count})
+            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version, deleted = false, updated_at = now()
+            WHERE s.deleted AND NOT s.tombstoned
+            RETURNING s.version - ${count} AS base`
+        case "StreamExists":
+          return sql`UPDATE ${streamsTable} AS s SET version = s.version + ${count}, updated_at = now()
+            WHERE s.stream_id = ${stream} AND NOT s.deleted AND NOT s.tombstoned
+            RETURNING s.version - ${count} AS base`
+        case "Exact":
+          return sql`UPDATE ${streamsTable} AS s SET version = s.version + ${count}, updated_at = now()
+            WHERE s.stream_id = ${stream} AND s.version = ${write.normalized.version} AND NOT s.deleted AND NOT s.tombstoned
+            RETURNING s.version - ${count} AS base`
+      }
+    }
+
+    /** The single append statement: zero rows back means the compare-and-set did not match. */
+    const appendStatement = (write: Prepared) => {
+      const events = write.events
+      const ids = new Array<string>(events.length)
+      const types = new Array<string>(events.length)
+      const versions = new Array<number>(events.length)
+      const data = new Array<string>(events.length)
+      const metadata = new Array<string>(events.length)
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!
+        ids[i] = event.eventId
+        types[i] = event.type
+        versions[i] = event.schemaVersion
+        data[i] = event.data
+        metadata[i] = event.metadata
+      }
+      return sql<{ readonly base: bigint; readonly tx: bigint; readonly positions: ReadonlyArray<bigint> }>`
+        WITH stream AS (${streamCas(write)}),
+        appended AS (
+          INSERT INTO ${eventsTable} (stream_id, category, version, event_id, type, schema_version, data, metadata)
+          SELECT ${write.stream.stream}, ${write.stream.category}, stream.base + e.n, e.event_id, e.type, e.schema_version, e.data, e.metadata
+          FROM stream CROSS JOIN unnest(${ids}::uuid[], ${types}::text[], ${versions}::int4[], ${data}::jsonb[], ${metadata}::jsonb[])
+            WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, n)
+          RETURNING position, version
+        )
+        SELECT stream.base, pg_current_xact_id()::text::int8 AS tx,
+          ARRAY(SELECT position FROM appended ORDER BY version) AS positions
+        FROM stream`
+    }
+
+    const runAppend = (write: Prepared): Effect.Effect<AppendResult, AppendRejected | SqlError> =>
+      appendStatement(write).pipe(
+        Effect.flatMap((rows) => {
+          const row = rows[0]
+          if (row === undefined) return Effect.fail(new AppendRejected(write))
+          const positions = row.positions
+          return Effect.succeed<AppendResult>({
+            streamId: write.stream.stream,
+            version: Number(row.base) + write.events.length,
+            positions,
+            checkpoint: Checkpoint.make(row.tx, positions[positions.length - 1]!)
+          })
+        }),
+        Effect.catchIf(
+          (error): error is SqlError =>
+            error._tag === "SqlError" && constraintOf(error) === "events_event_id_key",
+          () => Effect.fail(new AppendRejected(write))
+        )
+      )
+
+    /** When the events of `write` are already stored as one earlier append to its stream: that result. */
+    const findEarlierAppend = (write: Prepared) =>
+      Effect.gen(function*() {
+        const ids = write.events.map((e) => e.eventId)
+        const rows = yield* sql<{
+          readonly event_id: string
+          readonly stream_id: string
+          readonly version: bigint
+          readonly position: bigint
+          readonly tx: bigint
+        }>`SELECT event_id::text AS event_id, stream_id, version, position, transaction_id::text::int8 AS tx
+           FROM ${eventsTable} WHERE event_id = ANY(${ids}::uuid[])`
+        if (rows.length === 0) return Option.none<AppendResult>()
+        const byId = new Map(rows.map((row) => [row.event_id, row]))
+        const ordered = ids.map((id) => byId.get(id))
+        const first = ordered[0]
+        const identical = first !== undefined &&
+          ordered.every((row, i) =>
+            row !== undefined && row.stream_id === write.stream.stream && row.version === first.version + BigInt(i)
+          )
+        if (!identical) {
+          return yield* new DuplicateEventId({ stream: write.stream.stream, eventIds: rows.map((r) => r.event_id) })
+        }
+        const last = ordered[ordered.length - 1]!
+        return Option.some<AppendResult>({
+          streamId: write.stream.stream,
+          version: Number(last.version),
+          positions: ordered.map((row) => row!.position),
+          checkpoint: Checkpoint.make(last.tx, last.position)
+        })
+      })
+
+    const currentState = (stream: string) =>
+      sql<{ readonly version: bigint; readonly deleted: boolean; readonly tombstoned: boolean }>`
+        SELECT version, deleted, tombstoned FROM ${streamsTable} WHERE stream_id = ${stream}`.pipe(
+        Effect.map((rows) => rows[0])
+      )
+
+    /** Why the compare-and-set of `write` did not match. */
+    const rejection = (write: Prepared) =>
+      Effect.gen(function*() {
+        const state = yield* currentState(write.stream.stream)
+        if (state?.tombstoned) return yield* new StreamTombstoned({ stream: write.stream.stream })
+        const actual = state === undefined || state.deleted ? 0 : Number(state.version)
+        return yield* new WrongExpectedVersion({ stream: write.stream.stream, expected: write.expected, actual })
+      })
+
+    const explain = (write: Prepared) =>
+      findEarlierAppend(write).pipe(
+        Effect.flatMap(Option.match({ onNone: () => rejection(write), onSome: Effect.succeed }))
+      )
+
+    const append = Effect.fn("EventStore.append")(
+      function*(stream: string, expected: ExpectedVersion.ExpectedVersion, events: ReadonlyArray<NewEvent>, options?: AppendOptions) {
+        const write = yield* Effect.fromResult(prepareWrite(stream, expected, events, options?.metadata))
+        const result = yield* runAppend(write).pipe(
+          Effect.catchTag("AppendRejected", (rejected) => explain(rejected.write))
+        )
+        yield* sql.afterCommit(onCommit)
+        return result
+      },
+      mapSqlErrors("append")
+    )
+
+    const appendMany = Effect.fn("EventStore.appendMany")(
+      function*(writes: ReadonlyArray<StreamWrite>, options?: AppendOptions) {
+        const prepared: Array<Prepared> = []
+        for (const write of writes) {
+          prepared.push(yield* Effect.fromResult(prepareWrite(write.stream, write.expected, write.events, options?.metadata)))
+        }
+        if (prepared.length === 0) return []
+        const repeated = EventValidation.repeatedIds(prepared.map((write) => write.events))
+        if (repeated.length > 0) return yield* new DuplicateEventId({ stream: prepared[0]!.stream.stream, eventIds: repeated })
+        // A fixed lock order (by stream name; stable, so two writes to one stream keep their order) keeps
+        // concurrent multi-stream appends from deadlocking.
+        const order = prepared.map((_, i) => i).sort((a, b) => {
+          const x = prepared[a]!.stream.stream
+          const y = prepared[b]!.stream.stream
+          return x < y ? -1 : x > y ? 1 : a - b
+        })
+        const outcome = yield* sql.withTransaction(
+          Effect.forEach(order, (i) => Effect.map(runAppend(prepared[i]!), (result) => [i, result] as const))
+        ).pipe(Effect.result)
+        if (Result.isSuccess(outcome)) {
+          yield* sql.afterCommit(onCommit)
+          const results = new Array<AppendResult>(prepared.length)
+          for (const [i, result] of outcome.success) results[i] = result
+          return results
+        }
+        const failure = outcome.failure
+        if (failure._tag !== "AppendRejected") return yield* Effect.fail(failure)
+        // A retried multi-stream append is recognised when every write is already stored.
+        const earlier = yield* Effect.forEach(prepared, findEarlierAppend)
+        if (earlier.every(Option.isSome)) return earlier.map((result) => result.value)
+        return yield* rejection(failure.write)
+      },
+      mapSqlErrors("appendMany")
+    )
+
+    // --- stream reads ---------------------------------------------------------------------------------------
+    interface StreamHeader {
+      readonly s_version: bigint | null
+      readonly deleted: boolean | null
+      readonly tombstoned: boolean | null
+      readonly truncate_before: bigint | null
+    }
+
+    const parseStream = (stream: string) => Effect.fromResult(StreamName.parse(stream))
+
+    const checkHeader = (stream: string, header: StreamHeader | undefined) => {
+      if (header === undefined || header.s_version === null) return Effect.fail(new StreamNotFound({ stream }))
+      if (header.tombstoned) return Effect.fail(new StreamTombstoned({ stream }))
+      if (header.deleted) return Effect.fail(new StreamNotFound({ stream }))
+      return Effect.void
+    }
+
+    const readStream = Effect.fn("EventStore.readStream")(
+      function*(stream: string, options: ReadStreamOptions = {}) {
+        yield* parseStream(stream)
+        const backwards = options.direction === "backwards"
+        const limit = options.maxCount === undefined
+          ? sql.literal("ALL")
+          : sql`${Math.max(0, Math.floor(Math.min(options.maxCount, Number.MAX_SAFE_INTEGER)))}`
+        const from = options.fromVersion === undefined ? undefined : Math.floor(options.fromVersion)
+        const conditions = [
+          backwards
+            ? sql`e.version <= ${from ?? Number.MAX_SAFE_INTEGER} AND e.version >= s.truncate_before`
+            : sql`e.version >= greatest(${from ?? 1}, s.truncate_before)`
+        ]
+        if (options.toVersion !== undefined) conditions.push(sql`e.version <= ${Math.floor(options.toVersion)}`)
+        // Instants have millisecond precision, recorded_at microseconds: "at or before" the millisecond.
+        if (options.asOf !== undefined) {
+          conditions.push(sql`e.recorded_at < ${options.asOf}::timestamptz + interval '1 millisecond'`)
+        }
+        const rows = yield* sql<StreamHeader & EventRow>`
+          SELECT s.version AS s_version, s.deleted, s.tombstoned, s.truncate_before, ev.*
+          FROM ${streamsTable} s
+          LEFT JOIN LATERAL (
+            SELECT ${columns} FROM ${eventsTable} e
+            WHERE e.stream_id = s.stream_id AND ${sql.and(conditions)}
+            ORDER BY e.version ${sql.literal(backwards ? "DESC" : "ASC")}
+            LIMIT ${limit}
+          ) ev ON true
+          WHERE s.stream_id = ${stream}`
+        yield* checkHeader(stream, rows[0])
+        const events: Array<RecordedEvent> = []
+        for (const row of rows) if (row.position !== null) events.push(toRecordedEvent(row))
+        return events
+      },
+      mapSqlErrors("readStream")
+    )
+
+    const readStreamWithSnapshot = Effect.fn("EventStore.readStreamWithSnapshot")(
+      function*(stream: string, snapshotKey: string) {
+        yield* parseStream(stream)
+        // Events are gapless, so the first tail event has version `start + 1`: only that row (or the single
+        // row of an empty tail) carries the snapshot state, instead of repeating it on every row.
+        const rows = yield* sql<StreamHeader & EventRow & { readonly sn_version: bigint | null; readonly sn_state: unknown }>`
+          SELECT s.version AS s_version, s.deleted, s.tombstoned, s.truncate_before,
+            sn.stream_version AS sn_version,
+            CASE WHEN ev.version IS NULL
+              OR ev.version = greatest(coalesce(sn.stream_version, 0), s.truncate_before - 1) + 1
+              THEN sn.state END AS sn_state,
+            ev.*
+          FROM ${streamsTable} s
+          LEFT JOIN ${snapshotsTable} sn ON sn.stream_id = s.stream_id AND sn.snapshot_key = ${snapshotKey}
+            AND sn.truncate_before = s.truncate_before AND sn.stream_version <= s.version
+          LEFT JOIN LATERAL (
+            SELECT ${columns} FROM ${eventsTable} e
+            WHERE e.stream_id = s.stream_id
+              AND e.version > greatest(coalesce(sn.stream_version, 0), s.truncate_before - 1)
+            ORDER BY e.version
+          ) ev ON true
+          WHERE s.stream_id = ${stream}`
+        const header = rows[0]
+        yield* checkHeader(stream, header)
+        const events: Array<RecordedEvent> = []
+        for (const row of rows) if (row.position !== null) events.push(toRecordedEvent(row))
+        const snapshot = header!.sn_version === null
+          ? Option.none<SnapshotRecord>()
+          : Option.some<SnapshotRecord>({
+            streamId: stream,
+            key: snapshotKey,
+            version: Number(header!.sn_version),
+            state: header!.sn_state
+          })
+        return { snapshot, events, version: Number(header!.s_version) } satisfies StreamWithSnapshot
+      },
+      mapSqlErrors("readStreamWithSnapshot")
+    )
+
+    const streamInfo = Effect.fn("EventStore.streamInfo")(
+      function*(stream: string) {
+        yield* parseStream(stream)
+        const rows = yield* sql<{
+          readonly version: bigint
+          readonly deleted: boolean
+          readonly tombstoned: boolean
+          readonly truncate_before: bigint
+          readonly created_at: Date
+          readonly updated_at: Date
+        }>`SELECT version, deleted, tombstoned, truncate_before, created_at, updated_at
+           FROM ${streamsTable} WHERE stream_id = ${stream}`
+        const row = rows[0]
+        if (row === undefined) return Option.none<StreamInfo>()
+        return Option.some<StreamInfo>({
+          streamId: stream,
+          version: Number(row.version),
+          state: row.tombstoned ? "tombstoned" : row.deleted ? "deleted" : "active",
+          truncateBefore: Number(row.truncate_before),
+          createdAt: row.created_at,
+          updatedAt: row.updated_at
+        })
+      },
+      mapSqlErrors("streamInfo")
+    )
+
+    // --- global order -----------------------------------------------------------------------------------------
+    const readPage = (options: ReadAllOptions): Effect.Effect<PageResult, StoreUnavailable> =>
+      Effect.gen(function*() {
+        const from = options.from ?? Checkpoint.start
+        const { position, transactionId } = Checkpoint.parts(from)
+        const limit = clampPage(options.limit)
+        const filters = [sql`e.transaction_id < h.xmin`]
+        const categories = options.categories
+        if (categories !== undefined) {
+          filters.push(categories.length === 1 ? sql`e.category = ${categories[0]!}` : sql`e.category = ANY(${[...categories]}::text[])`)
+        }
+        if (options.types !== undefined) filters.push(sql`e.type = ANY(${[...options.types]}::text[])`)
+        const rows = yield* sql<EventRow & { readonly horizon: bigint; readonly pending: boolean }>`
+          SELECT h.xmin::text::int8 AS horizon,
+            EXISTS (SELECT 1 FROM ${eventsTable} p WHERE p.transaction_id >= h.xmin) AS pending,
+            ev.*
+          FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h
+          LEFT JOIN LATERAL (
+            SELECT ${columns} FROM ${eventsTable} e
+            WHERE (e.transaction_id, e.position) > (${transactionId.toString()}::xid8, ${position})
+              AND ${sql.and(filters)}
+            ORDER BY e.transaction_id, e.position
+            LIMIT ${limit}
+          ) ev ON true`
+        const events: Array<RecordedEvent> = []
+        for (const row of rows) if (row.position !== null) events.push(toRecordedEvent(row))
+        const head = rows[0]!
+        const full = events.length === limit
+        const checkpoint = full
+          ? events[events.length - 1]!.checkpoint
+          : Checkpoint.max(from, Checkpoint.afterTransaction(head.horizon - 1n))
+        return { page: { events, checkpoint, caughtUp: !full }, pending: head.pending }
+      }).pipe(mapSqlErrors("readAll"))
+
+    const readAll = (options: ReadAllOptions = {}) =>
+      readPage(options).pipe(Effect.map((result) => result.page), Effect.withSpan("EventStore.readAll"))
+
+    const streamAll = (options: ReadAllOptions = {}): Stream.Stream<RecordedEvent, StoreUnavailable> =>
+      Stream.paginate(options.from ?? Checkpoint.start, (from) =>
+        Effect.map(readPage({ ...options, from }), ({ page }) =>
+          [page.events, page.caughtUp ? Option.none() : Option.some(page.checkpoint)] as const))
+
+    interface Follow {
+      readonly from: Checkpoint.Checkpoint
+      readonly waitFirst: boolean
+      readonly pendingDelay: number
+      readonly ticket: Effect.Effect<void> | undefined
+    }
+
+    const subscribe = (options: SubscribeOptions = {}): Stream.Stream<Page, StoreUnavailable> => {
+      const pollMillis = Duration.toMillis(Duration.fromInputUnsafe(options.pollInterval ?? 500))
+      return Stream.paginate<Follow, Page, StoreUnavailable>(
+        { from: options.from ?? Checkpoint.start, waitFirst: false, pendingDelay: 0, ticket: undefined },
+        (state) =>
+          Effect.gen(function*() {
+            if (state.waitFirst && state.ticket !== undefined) {
+              // Caught up: sleep until a commit wakes us, or poll. When committed events wait behind an open
+              // transaction, poll again soon (backing off) since its end sends no wake-up of its own.
+              const wait = state.pendingDelay > 0 ? Math.min(state.pendingDelay, pollMillis) : pollMillis
+              yield* Effect.timeoutOption(state.ticket, Duration.millis(wait))
+            }
+            const ticket = yield* committed.ticket
+            const { page, pending } = yield* readPage({ ...options, from: state.from })
+            const moved = page.events.length > 0 || page.checkpoint !== state.from
+            const next: Follow = {
+              from: page.checkpoint,
+              waitFirst: page.caughtUp,
+              pendingDelay: pending && page.caughtUp ? Math.max(1, state.pendingDelay * 2) : 0,
+              ticket
+            }
+            return [moved ? [page] : [], Option.some(next)] as const
+          })
+      )
+    }
+
+    const horizon = Effect.gen(function*() {
+      const rows = yield* sql<{ readonly xmin: bigint; readonly position: bigint | null }>`
+        SELECT h.xmin::text::int8 AS xmin,
+          (SELECT e.position FROM ${eventsTable} e WHERE e.transaction_id < h.xmin ORDER BY e.position DESC LIMIT 1) AS position
+        FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h`
+      const row = rows[0]!
+      return { checkpoint: Checkpoint.afterTransaction(row.xmin - 1n), position: row.position ?? 0n }
+    }).pipe(mapSqlErrors("horizon"), Effect.withSpan("EventStore.horizon"))
+
+    // --- lifecycle --------------------------------------------------------------------------------------------
+    const expectedCondition = (expected: ExpectedVersion.ExpectedVersion | undefined) => {
+      const normalized = ExpectedVersion.normalize(expected ?? "any")
+      switch (normalized?._tag) {
+        case undefined:
+        case "Any":
+          return sql.literal("true")
+        case "NoStream":
+          return sql.literal("(s.version = 0 OR s.deleted)")
+        case "StreamExists":
+          return sql.literal("(s.version > 0 AND NOT s.deleted)")
+        case "Exact":
+          return sql`(s.version = ${normalized.version} AND NOT s.deleted)`
+      }
+    }
+
+    const recordOperation = (stream: string, operation: string, details: object) =>
+      sql`INSERT INTO ${operationsTable} (stream_id, operation, details) VALUES (${stream}, ${operation}, ${pg.json(details)})`
+
+    const lifecycleFailure = (stream: string, expected: ExpectedVersion.ExpectedVersion | undefined) =>
+      Effect.gen(function*() {
+        const state = yield* currentState(stream)
+        if (state === undefined) return yield* new StreamNotFound({ stream })
+        if (state.tombstoned) return yield* new StreamTombstoned({ stream })
+        if (state.deleted && (expected === undefined || expected === "any")) return yield* new StreamNotFound({ stream })
+        return yield* new WrongExpectedVersion({
+          stream,
+          expected: expected ?? "any",
+          actual: state.deleted ? 0 : Number(state.version)
+        })
+      })
+
+    const deleteStream = Effect.fn("EventStore.deleteStream")(
+      function*(stream: string, expected?: ExpectedVersion.ExpectedVersion) {
+        yield* parseStream(stream)
+        const done = yield* sql.withTransaction(Effect.gen(function*() {
+          const rows = yield* sql<{ readonly version: bigint }>`
+            UPDATE ${streamsTable} s SET deleted = true, truncate_before = s.version + 1, updated_at = now()
+            WHERE s.stream_id = ${stream} AND NOT s.deleted AND NOT s.tombstoned AND ${expectedCondition(expected)}
+            RETURNING s.version`
+          if (rows.length === 0) return false
+          yield* recordOperation(stream, "deleted", { version: Number(rows[0]!.version) })
+          yield* sql`DELETE FROM ${snapshotsTable} WHERE stream_id = ${stream}`
+          return true
+        }))
+        if (!done) return yield* lifecycleFailure(stream, expected)
+      },
+      mapSqlErrors("deleteStream")
+    )
+
+    const tombstoneStream = Effect.fn("EventStore.tombstoneStream")(
+      function*(stream: string, expected?: ExpectedVersion.ExpectedVersion) {
+        const parsed = yield* parseStream(stream)
+        const expectation = ExpectedVersion.normalize(expected ?? "any")?._tag
+        const absentAllowed = expectation === "Any" || expectation === "NoStream"
+        const done = yield* sql.withTransaction(Effect.gen(function*() {
+          let rows = yield* sql<{ readonly version: bigint }>`
+            UPDATE ${streamsTable} s SET tombstoned = true, updated_at = now()
+            WHERE s.stream_id = ${stream} AND NOT s.tombstoned AND ${expectedCondition(expected)}
+            RETURNING s.version`
+          if (rows.length === 0 && absentAllowed) {
+            // Tombstoning a name that was never used reserves it forever.
+            rows = yield* sql<{ readonly version: bigint }>`
+              INSERT INTO ${streamsTable} (stream_id, category, version, tombstoned)
+              VALUES (${stream}, ${parsed.category}, 0, true)
+              ON CONFLICT (stream_id) DO NOTHING
+              RETURNING version`
+          }
+          if (rows.length === 0) return false
+          yield* recordOperation(stream, "tombstoned", { version: Number(rows[0]!.version) })
+          yield* sql`DELETE FROM ${snapshotsTable} WHERE stream_id = ${stream}`
+          return true
+        }))
+        if (done) return
+        const state = yield* currentState(stream)
+        if (state?.tombstoned) return yield* new StreamTombstoned({ stream })
+        return yield* new WrongExpectedVersion({
+          stream,
+          expected: expected ?? "any",
+          actual: state === undefined || state.deleted ? 0 : Number(state.version)
+        })
+      },
+      mapSqlErrors("tombstoneStream")
+    )
+
+    const truncateStream = Effect.fn("EventStore.truncateStream")(
+      function*(stream: string, beforeVersion: number) {
+        yield* parseStream(stream)
+        const before = Math.max(1, Math.floor(beforeVersion))
+        const done = yield* sql.withTransaction(Effect.gen(function*() {
+          const rows = yield* sql<{ readonly truncate_before: bigint; readonly changed: boolean }>`
+            UPDATE ${streamsTable} s SET truncate_before = greatest(s.truncate_before, least(${before}, s.version + 1)),
+              updated_at = now()
+            WHERE s.stream_id = ${stream} AND NOT s.deleted AND NOT s.tombstoned
+            RETURNING s.truncate_before`
+          if (rows.length === 0) return false
+          const truncateBefore = rows[0]!.truncate_before
+          yield* recordOperation(stream, "truncated", { before: Number(truncateBefore) })
+          // Snapshots taken under an earlier truncation fold events that are now hidden: drop them.
+          yield* sql`DELETE FROM ${snapshotsTable} WHERE stream_id = ${stream} AND truncate_before <> ${truncateBefore}`
+          return true
+        }))
+        if (done) return
+        const state = yield* currentState(stream)
+        if (state?.tombstoned) return yield* new StreamTombstoned({ stream })
+        return yield* new StreamNotFound({ stream })
+      },
+      mapSqlErrors("truncateStream")
+    )
+
+    // --- snapshots --------------------------------------------------------------------------------------------
+    const saveSnapshot = Effect.fn("EventStore.saveSnapshot")(
+      function*(snapshot: SnapshotRecord) {
+        yield* parseStream(snapshot.streamId)
+        // Stored with the truncation it was folded under, and only if the stream really reached its version.
+        yield* sql`
+          INSERT INTO ${snapshotsTable} (stream_id, snapshot_key, stream_version, truncate_before, state)
+          SELECT s.stream_id, ${snapshot.key}, ${snapshot.version}, s.truncate_before, ${pg.json(snapshot.state)}
+          FROM ${streamsTable} s
+          WHERE s.stream_id = ${snapshot.streamId} AND s.version >= ${snapshot.version} AND NOT s.tombstoned AND NOT s.deleted
+          ON CONFLICT (stream_id, snapshot_key) DO UPDATE SET
+            stream_version = excluded.stream_version, truncate_before = excluded.truncate_before,
+            state = excluded.state, created_at = now()
+          WHERE ${snapshotsTable}.stream_version < excluded.stream_version
+            OR ${snapshotsTable}.truncate_before <> excluded.truncate_before`
+      },
+      mapSqlErrors("saveSnapshot")
+    )
+
+    const deleteSnapshots = Effect.fn("EventStore.deleteSnapshots")(
+      function*(stream: string) {
+        yield* parseStream(stream)
+        yield* sql`DELETE FROM ${snapshotsTable} WHERE stream_id = ${stream}`
+      },
+      mapSqlErrors("deleteSnapshots")
+    )
+
+    return EventStore.of({
+      append,
+      appendMany,
+      readStream,
+      readStreamWithSnapshot,
+      streamInfo,
+      readAll,
+      streamAll,
+      subscribe,
+      horizon,
+      deleteStream,
+      tombstoneStream,
+      truncateStream,
+      saveSnapshot,
+      deleteSnapshots
+    })
+  })
+
+/** The store on the `PgClient` in context. Runs migrations on start unless `migrate: false`. */
+export const layer = (options: PgEventStoreOptions = {}) => Layer.effect(EventStore, make(options))

@@ -1,0 +1,60 @@
+/**
+ * Turns driver errors into the store's typed errors. Lost connections, server restarts, timeouts and
+ * serialization conflicts become a retryable `StoreUnavailable`; a syntax error is a bug in this package
+ * and becomes a defect on purpose; anything else is a non-retryable `StoreUnavailable` with the detail.
+ */
+import { Effect } from "effect"
+import { isSqlError, type SqlError } from "effect/sql/SqlError"
+import { StoreUnavailable } from "../Errors.ts"
+
+/** SQLSTATE codes of a server that is shutting down, restarting or not yet accepting connections. */
+const SERVER_GOING_AWAY = new Set(["57P01", "57P02", "57P03", "53300"])
+
+export const sqlState = (error: SqlError): string | undefined => {
+  const cause: unknown = error.reason.cause
+  if (typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string") {
+    return cause.code
+  }
+  return undefined
+}
+
+export const constraintOf = (error: SqlError): string | undefined =>
+  error.reason._tag === "UniqueViolation" ? error.reason.constraint : undefined
+
+const describe = (error: SqlError): string => {
+  const cause: unknown = error.reason.cause
+  const detail = cause instanceof Error ? cause.message : error.reason.message
+  return detail ?? error.reason._tag
+}
+
+export const toStoreError = (operation: string, error: SqlError): Effect.Effect<never, StoreUnavailable> => {
+  const detail = describe(error)
+  switch (error.reason._tag) {
+    case "ConnectionError":
+      return Effect.fail(new StoreUnavailable({ operation, reason: "Connection", retryable: true, detail }))
+    case "StatementTimeoutError":
+    case "LockTimeoutError":
+      return Effect.fail(new StoreUnavailable({ operation, reason: "Timeout", retryable: true, detail }))
+    case "DeadlockError":
+    case "SerializationError":
+      return Effect.fail(new StoreUnavailable({ operation, reason: "Conflict", retryable: true, detail }))
+    case "SqlSyntaxError":
+      return Effect.die(error)
+    default: {
+      const code = sqlState(error)
+      if (code !== undefined && SERVER_GOING_AWAY.has(code)) {
+        return Effect.fail(new StoreUnavailable({ operation, reason: "Connection", retryable: true, detail }))
+      }
+      return Effect.fail(new StoreUnavailable({ operation, reason: "Unexpected", retryable: false, detail }))
+    }
+  }
+}
+
+/** Maps every `SqlError` of `effect` to the store's errors; other errors pass through unchanged. */
+export const mapSqlErrors = (operation: string) =>
+<A, E, R>(effect: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, Exclude<E, SqlError> | StoreUnavailable, R> =>
+  Effect.catch(effect, (error): Effect.Effect<never, Exclude<E, SqlError> | StoreUnavailable> =>
+    isSqlError(error)
+      ? toStoreError(operation, error)
+      // Not a SqlError, so it is one of the other members of E.
+      : Effect.fail(error as Exclude<E, SqlError>))

@@ -1,0 +1,345 @@
+/**
+ * The event store contract: written once, run against every store configuration (PostgreSQL on each test
+ * server, and the in-memory store). Each test uses its own streams and categories, so one store per suite
+ * is enough.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Checkpoint, EventStore, type NewEvent } from "../../src/index.ts"
+import { event, events, streamName } from "../fixtures.ts"
+
+const category = () => `c${Math.random().toString(36).slice(2, 10)}`
+
+export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<EventStore, E>) =>
+  layer(storeLayer, { excludeTestServices: true, timeout: "60 seconds" })(label, (it) => {
+    it.effect("appends to a new stream and reads the events back in order", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        const written = events(3)
+        const result = yield* store.append(stream, "no_stream", written)
+        assert.strictEqual(result.version, 3)
+        assert.strictEqual(result.positions.length, 3)
+        assert.isTrue(result.positions[0]! < result.positions[1]! && result.positions[1]! < result.positions[2]!)
+        const read = yield* store.readStream(stream)
+        assert.deepStrictEqual(read.map((e) => e.version), [1, 2, 3])
+        assert.deepStrictEqual(read.map((e) => e.eventId), written.map((e) => e.eventId))
+        assert.deepStrictEqual(read.map((e) => e.data), [{ i: 0 }, { i: 1 }, { i: 2 }])
+        assert.deepStrictEqual(read.map((e) => e.position), result.positions)
+        assert.strictEqual(read[2]!.checkpoint, result.checkpoint)
+        assert.isTrue(read.every((e) => e.schemaVersion === 1 && e.recordedAt instanceof Date))
+      }))
+
+    it.effect("keeps metadata, merging append-level metadata under event-level keys", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        yield* store.append(stream, "any", [event("A", { x: 1 }, { actor: "alice", custom: [1, 2] }), event("B")], {
+          metadata: { correlationId: "corr-1", actor: "system" }
+        })
+        const [a, b] = yield* store.readStream(stream)
+        assert.deepStrictEqual(a!.metadata, { correlationId: "corr-1", actor: "alice", custom: [1, 2] })
+        assert.deepStrictEqual(b!.metadata, { correlationId: "corr-1", actor: "system" })
+      }))
+
+    it.effect("checks the expected version and writes nothing on a conflict", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        yield* store.append(stream, "no_stream", events(2))
+        const stale = yield* store.append(stream, 1, events(1)).pipe(Effect.flip)
+        assert.strictEqual(stale._tag, "WrongExpectedVersion")
+        assert.deepInclude(stale, { stream, expected: 1, actual: 2 })
+        const again = yield* store.append(stream, "no_stream", events(1)).pipe(Effect.flip)
+        assert.deepInclude(again, { _tag: "WrongExpectedVersion", expected: "no_stream", actual: 2 })
+        const exact = yield* store.append(stream, 2, events(2))
+        assert.strictEqual(exact.version, 4)
+        const exists = yield* store.append(stream, "stream_exists", events(1))
+        assert.strictEqual(exists.version, 5)
+        const any = yield* store.append(stream, "any", events(1))
+        assert.strictEqual(any.version, 6)
+        assert.strictEqual((yield* store.readStream(stream)).length, 6)
+      }))
+
+    it.effect("stream_exists and exact versions fail on a stream that does not exist", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        const exists = yield* store.append(stream, "stream_exists", events(1)).pipe(Effect.flip)
+        assert.deepInclude(exists, { _tag: "WrongExpectedVersion", actual: 0 })
+        const exact = yield* store.append(stream, 3, events(1)).pipe(Effect.flip)
+        assert.deepInclude(exact, { _tag: "WrongExpectedVersion", expected: 3, actual: 0 })
+        const zero = yield* store.append(stream, 0, events(1))
+        assert.strictEqual(zero.version, 1)
+        assert.isTrue(Option.isSome(yield* store.streamInfo(stream)))
+      }))
+
+    it.effect("a retried append with the same event ids returns the original result and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        const batch = events(3)
+        const first = yield* store.append(stream, "no_stream", batch)
+        yield* store.append(stream, 3, events(1))
+        // The retry's expected version is stale now; the ids identify it as the same append.
+        const retried = yield* store.append(stream, "no_stream", batch)
+        assert.deepStrictEqual(retried, first)
+        const retriedAny = yield* store.append(stream, "any", batch)
+        assert.deepStrictEqual(retriedAny, first)
+        assert.strictEqual((yield* store.readStream(stream)).length, 4)
+      }))
+
+    it.effect("event ids reused elsewhere are rejected and nothing is written", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        const other = streamName()
+        const batch = events(2)
+        yield* store.append(stream, "no_stream", batch)
+        const elsewhere = yield* store.append(other, "any", batch).pipe(Effect.flip)
+        assert.strictEqual(elsewhere._tag, "DuplicateEventId")
+        const partial = yield* store.append(stream, "any", [batch[0]!, event("New")]).pipe(Effect.flip)
+        assert.strictEqual(partial._tag, "DuplicateEventId")
+        const twiceInOne = event("Twice")
+        const inOne = yield* store.append(other, "any", [twiceInOne, twiceInOne]).pipe(Effect.flip)
+        assert.strictEqual(inOne._tag, "DuplicateEventId")
+        assert.strictEqual((yield* store.readStream(stream)).length, 2)
+        assert.isTrue(Option.isNone(yield* store.streamInfo(other)))
+      }))
+
+    it.effect("rejects invalid input with typed errors before writing", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        const invalid = (events: ReadonlyArray<NewEvent>) => store.append(stream, "any", events).pipe(Effect.flip)
+        assert.deepInclude(yield* invalid([event("A", { text: "a\u0000b" })]), { _tag: "InvalidEvent", reason: "NulCharacter" })
+        assert.deepInclude(yield* invalid([event("A", { ["k\u0000"]: 1 })]), { reason: "NulCharacter" })
+        assert.deepInclude(yield* invalid([event("A", {}, { actor: "\u0000" })]), { reason: "NulCharacter" })
+        assert.deepInclude(yield* invalid([event("A", { big: "x".repeat(1024 * 1024 + 1) })]), { reason: "TooLarge" })
+        assert.deepInclude(yield* invalid([{ eventId: "not-a-uuid", type: "A", data: {} }]), { reason: "InvalidEventId" })
+        assert.deepInclude(yield* invalid([event("", {})]), { reason: "InvalidType" })
+        assert.deepInclude(yield* invalid([event("has space", {})]), { reason: "InvalidType" })
+        assert.deepInclude(yield* invalid([{ ...event("A"), schemaVersion: 0 }]), { reason: "InvalidSchemaVersion" })
+        assert.deepInclude(yield* invalid([event("A", 10n)]), { reason: "NotJson" })
+        assert.deepInclude(yield* invalid([]), { reason: "Empty" })
+        assert.deepInclude(yield* invalid([event("A"), event("B", { t: "\u0000" })]), { index: 1 })
+        // A literal backslash followed by "u0000" is ordinary text, not a NUL.
+        yield* store.append(stream, "any", [event("A", { text: "\\u0000" })])
+        for (const name of ["", "nodash", "-id", "cat-", "9cat-id", "cat-has space", "cat-a\u0000", "x".repeat(300)]) {
+          const error = yield* store.append(name, "any", events(1)).pipe(Effect.flip)
+          assert.strictEqual(error._tag, "InvalidStreamName", name)
+          assert.strictEqual((yield* store.readStream(name).pipe(Effect.flip))._tag, "InvalidStreamName")
+        }
+        const read = yield* store.readStream(stream)
+        assert.deepStrictEqual(read.map((e) => e.data), [{ text: "\\u0000" }])
+      }))
+
+    it.effect("reads a stream forwards and backwards, from a version, with a max count", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        yield* store.append(stream, "no_stream", events(10))
+        const versions = (es: ReadonlyArray<{ readonly version: number }>) => es.map((e) => e.version)
+        assert.deepStrictEqual(versions(yield* store.readStream(stream, { fromVersion: 4, maxCount: 3 })), [4, 5, 6])
+        assert.deepStrictEqual(versions(yield* store.readStream(stream, { direction: "backwards", maxCount: 3 })), [10, 9, 8])
+        assert.deepStrictEqual(
+          versions(yield* store.readStream(stream, { direction: "backwards", fromVersion: 2 })),
+          [2, 1]
+        )
+        assert.deepStrictEqual(versions(yield* store.readStream(stream, { fromVersion: 11 })), [])
+        assert.deepStrictEqual(versions(yield* store.readStream(stream, { maxCount: 0 })), [])
+      }))
+
+    it.effect("unknown streams are a typed StreamNotFound", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        const error = yield* store.readStream(stream).pipe(Effect.flip)
+        assert.deepInclude(error, { _tag: "StreamNotFound", stream })
+        assert.isTrue(Option.isNone(yield* store.streamInfo(stream)))
+        const withSnapshot = yield* store.readStreamWithSnapshot(stream, "k").pipe(Effect.flip)
+        assert.strictEqual(withSnapshot._tag, "StreamNotFound")
+      }))
+
+    it.effect("time travel: a stream up to a version or an instant", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        yield* store.append(stream, "no_stream", events(3))
+        const middle = (yield* store.readStream(stream))[2]!.recordedAt
+        yield* Effect.sleep("20 millis") // recorded_at has to move on for the instant to separate the appends
+        yield* store.append(stream, 3, events(2))
+        assert.deepStrictEqual((yield* store.readStream(stream, { toVersion: 2 })).map((e) => e.version), [1, 2])
+        assert.deepStrictEqual((yield* store.readStream(stream, { asOf: middle })).map((e) => e.version), [1, 2, 3])
+        assert.deepStrictEqual((yield* store.readStream(stream, { asOf: new Date(0) })).length, 0)
+      }))
+
+    it.effect("reads all events in global order, by category and by type, resuming from checkpoints", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const start = (yield* store.horizon).checkpoint
+        const cat = category()
+        const a = `${cat}-a`
+        const b = `${cat}-b`
+        const other = `${category()}-x`
+        yield* store.append(a, "no_stream", [event("Opened"), event("Moved")])
+        yield* store.append(other, "no_stream", [event("Opened")])
+        yield* store.append(b, "no_stream", [event("Opened")])
+        yield* store.append(a, 2, [event("Closed")])
+        const everything = yield* Stream.runCollect(store.streamAll({ from: start, limit: 2 }))
+        assert.deepStrictEqual(everything.map((e) => `${e.streamId}:${e.version}`), [
+          `${a}:1`, `${a}:2`, `${other}:1`, `${b}:1`, `${a}:3`
+        ])
+        for (let i = 1; i < everything.length; i++) {
+          assert.isTrue(Checkpoint.Order(everything[i - 1]!.checkpoint, everything[i]!.checkpoint) < 0)
+        }
+        const byCategory = yield* Stream.runCollect(store.streamAll({ from: start, categories: [cat] }))
+        assert.deepStrictEqual(byCategory.map((e) => e.streamId), [a, a, b, a])
+        const byType = yield* Stream.runCollect(store.streamAll({ from: start, types: ["Opened"] }))
+        assert.deepStrictEqual(byType.map((e) => e.streamId), [a, other, b])
+        const first = yield* store.readAll({ from: start, limit: 3 })
+        assert.isFalse(first.caughtUp)
+        assert.strictEqual(first.events.length, 3)
+        const rest = yield* store.readAll({ from: first.checkpoint, limit: 3 })
+        assert.isTrue(rest.caughtUp)
+        assert.deepStrictEqual(rest.events.map((e) => e.eventId), everything.slice(3).map((e) => e.eventId))
+        // A filtered page that found nothing still moves its checkpoint to the horizon.
+        const none = yield* store.readAll({ from: start, types: ["NoSuchType"] })
+        assert.deepStrictEqual(none.events, [])
+        assert.isTrue(Checkpoint.hasReached(none.checkpoint, everything[everything.length - 1]!.checkpoint))
+        const horizon = yield* store.horizon
+        assert.strictEqual(horizon.position, everything[everything.length - 1]!.position)
+      }))
+
+    it.effect("subscribe catches up, then follows new events live", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const start = (yield* store.horizon).checkpoint
+        const cat = category()
+        yield* store.append(`${cat}-1`, "no_stream", events(3))
+        const received = yield* store.subscribe({ from: start, categories: [cat], limit: 2, pollInterval: 10_000 }).pipe(
+          Stream.flatMap((batch) => Stream.fromIterable(batch.events)),
+          Stream.take(6),
+          Stream.runCollect,
+          Effect.forkChild
+        )
+        yield* store.append(`${cat}-2`, "no_stream", events(2))
+        yield* store.append(`${cat}-1`, 3, events(1))
+        const all = yield* Fiber.join(received).pipe(Effect.timeout("10 seconds"))
+        assert.deepStrictEqual(all.map((e) => `${e.streamId.slice(cat.length + 1)}:${e.version}`), [
+          "1:1", "1:2", "1:3", "2:1", "2:2", "1:4"
+        ])
+      }))
+
+    it.effect("multi-stream appends are atomic", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const a = streamName()
+        const b = streamName()
+        const results = yield* store.appendMany([
+          { stream: a, expected: "no_stream", events: events(2) },
+          { stream: b, expected: "no_stream", events: events(1) }
+        ])
+        assert.deepStrictEqual(results.map((r) => r.version), [2, 1])
+        const failed = yield* store.appendMany([
+          { stream: a, expected: 2, events: events(1) },
+          { stream: b, expected: 5, events: events(1) }
+        ]).pipe(Effect.flip)
+        assert.deepInclude(failed, { _tag: "WrongExpectedVersion", stream: b, actual: 1 })
+        assert.strictEqual((yield* store.readStream(a)).length, 2)
+        const sameStreamTwice = yield* store.appendMany([
+          { stream: a, expected: 2, events: events(1) },
+          { stream: a, expected: 3, events: events(1) }
+        ])
+        assert.deepStrictEqual(sameStreamTwice.map((r) => r.version), [3, 4])
+      }))
+
+    it.effect("snapshots: the latest one and the tail after it; a cache that never changes an answer", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        yield* store.append(stream, "no_stream", events(5))
+        const none = yield* store.readStreamWithSnapshot(stream, "v1")
+        assert.isTrue(Option.isNone(none.snapshot))
+        assert.strictEqual(none.events.length, 5)
+        assert.strictEqual(none.version, 5)
+        yield* store.saveSnapshot({ streamId: stream, key: "v1", version: 3, state: { sum: 3 } })
+        yield* store.append(stream, 5, events(2))
+        const some = yield* store.readStreamWithSnapshot(stream, "v1")
+        assert.deepStrictEqual(Option.getOrThrow(some.snapshot).state, { sum: 3 })
+        assert.deepStrictEqual(some.events.map((e) => e.version), [4, 5, 6, 7])
+        assert.strictEqual(some.version, 7)
+        // Another key (a changed decider) does not see it.
+        assert.isTrue(Option.isNone((yield* store.readStreamWithSnapshot(stream, "v2")).snapshot))
+        // An older snapshot never replaces a newer one; a snapshot beyond the stream is refused.
+        yield* store.saveSnapshot({ streamId: stream, key: "v1", version: 2, state: { sum: 2 } })
+        yield* store.saveSnapshot({ streamId: stream, key: "v1", version: 99, state: { sum: 99 } })
+        assert.strictEqual(Option.getOrThrow((yield* store.readStreamWithSnapshot(stream, "v1")).snapshot).version, 3)
+        yield* store.saveSnapshot({ streamId: stream, key: "v1", version: 7, state: { sum: 7 } })
+        const latest = yield* store.readStreamWithSnapshot(stream, "v1")
+        assert.strictEqual(Option.getOrThrow(latest.snapshot).version, 7)
+        assert.deepStrictEqual(latest.events, [])
+        yield* store.deleteSnapshots(stream)
+        assert.isTrue(Option.isNone((yield* store.readStreamWithSnapshot(stream, "v1")).snapshot))
+      }))
+
+    it.effect("soft delete hides a stream; appending reopens it with versions continuing", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        yield* store.append(stream, "no_stream", events(3))
+        yield* store.saveSnapshot({ streamId: stream, key: "k", version: 3, state: {} })
+        const stale = yield* store.deleteStream(stream, 2).pipe(Effect.flip)
+        assert.deepInclude(stale, { _tag: "WrongExpectedVersion", actual: 3 })
+        yield* store.deleteStream(stream, 3)
+        assert.strictEqual((yield* store.readStream(stream).pipe(Effect.flip))._tag, "StreamNotFound")
+        assert.strictEqual(Option.getOrThrow(yield* store.streamInfo(stream)).state, "deleted")
+        assert.strictEqual((yield* store.deleteStream(stream).pipe(Effect.flip))._tag, "StreamNotFound")
+        const reopened = yield* store.append(stream, "no_stream", events(2))
+        assert.strictEqual(reopened.version, 5)
+        assert.deepStrictEqual((yield* store.readStream(stream)).map((e) => e.version), [4, 5])
+        const withSnapshot = yield* store.readStreamWithSnapshot(stream, "k")
+        assert.isTrue(Option.isNone(withSnapshot.snapshot))
+        assert.deepStrictEqual(withSnapshot.events.map((e) => e.version), [4, 5])
+      }))
+
+    it.effect("a tombstoned stream can never be read or written again", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        yield* store.append(stream, "no_stream", events(2))
+        yield* store.tombstoneStream(stream, 2)
+        assert.strictEqual((yield* store.readStream(stream).pipe(Effect.flip))._tag, "StreamTombstoned")
+        for (const expected of ["any", "no_stream", "stream_exists", 2] as const) {
+          const error = yield* store.append(stream, expected, events(1)).pipe(Effect.flip)
+          assert.strictEqual(error._tag, "StreamTombstoned", String(expected))
+        }
+        assert.strictEqual((yield* store.deleteStream(stream).pipe(Effect.flip))._tag, "StreamTombstoned")
+        assert.strictEqual((yield* store.tombstoneStream(stream).pipe(Effect.flip))._tag, "StreamTombstoned")
+        assert.strictEqual(Option.getOrThrow(yield* store.streamInfo(stream)).state, "tombstoned")
+        const unused = streamName()
+        yield* store.tombstoneStream(unused)
+        assert.strictEqual((yield* store.append(unused, "any", events(1)).pipe(Effect.flip))._tag, "StreamTombstoned")
+      }))
+
+    it.effect("truncate-before hides earlier events from stream reads and invalidates older snapshots", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        yield* store.append(stream, "no_stream", events(6))
+        yield* store.saveSnapshot({ streamId: stream, key: "k", version: 5, state: { n: 5 } })
+        yield* store.truncateStream(stream, 4)
+        assert.deepStrictEqual((yield* store.readStream(stream)).map((e) => e.version), [4, 5, 6])
+        assert.deepStrictEqual((yield* store.readStream(stream, { direction: "backwards" })).map((e) => e.version), [6, 5, 4])
+        const withSnapshot = yield* store.readStreamWithSnapshot(stream, "k")
+        assert.isTrue(Option.isNone(withSnapshot.snapshot))
+        assert.deepStrictEqual(withSnapshot.events.map((e) => e.version), [4, 5, 6])
+        yield* store.truncateStream(stream, 2) // never lowers an earlier truncation
+        assert.strictEqual(Option.getOrThrow(yield* store.streamInfo(stream)).truncateBefore, 4)
+        yield* store.truncateStream(stream, 100) // cannot hide events that do not exist yet
+        assert.strictEqual(Option.getOrThrow(yield* store.streamInfo(stream)).truncateBefore, 7)
+        yield* store.append(stream, 6, events(1))
+        assert.deepStrictEqual((yield* store.readStream(stream)).map((e) => e.version), [7])
+        assert.strictEqual((yield* store.truncateStream(streamName(), 2).pipe(Effect.flip))._tag, "StreamNotFound")
+      }))
+  })
