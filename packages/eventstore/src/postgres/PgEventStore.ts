@@ -57,6 +57,8 @@ export interface PgEventStoreOptions {
 }
 
 const DEFAULT_PAGE = 1_000
+/** Longest wait between polls while committed events sit behind an open transaction. */
+const PENDING_POLL_MAX = 100
 const MAX_PAGE = 10_000
 
 interface PageResult {
@@ -113,13 +115,18 @@ export const make = (options: PgEventStoreOptions = {}) =>
 
     if (notifications) {
       const notifyInterval = Duration.fromInputUnsafe(options.notifyInterval ?? "5 millis")
-      // Coalesces the commits of an interval into one payload-free NOTIFY, sent outside any transaction.
+      // Throttles NOTIFY to one per interval, sent outside any transaction: the first commit notifies at
+      // once; commits during the following interval share one NOTIFY at its end. The next ticket is taken
+      // before notifying, so a commit that lands while we notify or sleep is never missed.
       yield* Effect.gen(function*() {
-        const ticket = yield* notifyWanted.ticket
-        yield* ticket
-        yield* Effect.sleep(notifyInterval)
-        yield* pg.notify(channel, "").pipe(Effect.ignore)
-      }).pipe(Effect.forever, Effect.forkScoped)
+        let ticket = yield* notifyWanted.ticket
+        while (true) {
+          yield* ticket
+          ticket = yield* notifyWanted.ticket
+          yield* pg.notify(channel, "").pipe(Effect.ignore)
+          yield* Effect.sleep(notifyInterval)
+        }
+      }).pipe(Effect.forkScoped)
       // Other processes' commits wake our subscribers; a lost connection is re-established, and polling
       // covers the gap.
       yield* Effect.scoped(
@@ -502,7 +509,7 @@ export const make = (options: PgEventStoreOptions = {}) =>
             if (state.waitFirst && state.ticket !== undefined) {
               // Caught up: sleep until a commit wakes us, or poll. When committed events wait behind an open
               // transaction, poll again soon (backing off) since its end sends no wake-up of its own.
-              const wait = state.pendingDelay > 0 ? Math.min(state.pendingDelay, pollMillis) : pollMillis
+              const wait = state.pendingDelay > 0 ? Math.min(state.pendingDelay, PENDING_POLL_MAX, pollMillis) : pollMillis
               yield* Effect.timeoutOption(state.ticket, Duration.millis(wait))
             }
             const ticket = yield* committed.ticket

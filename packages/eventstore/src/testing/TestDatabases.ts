@@ -55,7 +55,7 @@ export const layer = (target: TestTarget, options: TestDatabaseOptions = {}) =>
       )
       return PgClient.layer({
         url: Redacted.make(withDatabase(target.url, name)),
-        maxConnections: options.maxConnections ?? 20
+        maxConnections: options.maxConnections ?? 8
       })
     })
   )
