@@ -17,8 +17,10 @@ import type {
   EventDecodeError,
   InvalidEvent,
   InvalidStreamName,
+  PersonalDataError,
   StoreUnavailable,
-  StreamTombstoned
+  StreamTombstoned,
+  SubjectForgotten
 } from "./Errors.ts"
 import { WrongExpectedVersion } from "./Errors.ts"
 import type { AppendResult, EventMetadata, NewEvent, RecordedEvent } from "./Events.ts"
@@ -75,7 +77,7 @@ export interface Handled<Event, State> {
   readonly appended: Option.Option<AppendResult>
 }
 
-export type LoadError = InvalidStreamName | StoreUnavailable | EventDecodeError | StreamTombstoned
+export type LoadError = InvalidStreamName | StoreUnavailable | EventDecodeError | StreamTombstoned | PersonalDataError
 
 export type HandleError<Rejection> =
   | Rejection
@@ -83,6 +85,7 @@ export type HandleError<Rejection> =
   | WrongExpectedVersion
   | InvalidEvent
   | DuplicateEventId
+  | SubjectForgotten
 
 export interface CommandHandler<Command, Event, State, Rejection> {
   readonly aggregate: Aggregate<Command, Event, State, Rejection>

@@ -120,6 +120,29 @@ export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("St
   }
 }
 
+/** New personal data for a data subject that was forgotten: refused, so erasure stays permanent. */
+export class SubjectForgotten extends Schema.TaggedError<SubjectForgotten>()("SubjectForgotten", {
+  subject: Schema.String
+}) {
+  override get message() {
+    return `data subject ${this.subject} was forgotten: no new personal data can be stored for it`
+  }
+}
+
+/**
+ * Encrypted personal data that cannot be read for a reason other than erasure: the master key is missing or
+ * wrong, a data key is missing, or a ciphertext was altered. Never answered with garbage or a placeholder.
+ */
+export class PersonalDataError extends Schema.TaggedError<PersonalDataError>()("PersonalDataError", {
+  reason: Schema.Literals(["MissingMasterKey", "UnknownMasterKey", "WrongMasterKey", "MissingDataKey", "CorruptCiphertext"]),
+  subject: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `personal data of subject ${this.subject} cannot be read (${this.reason}): ${this.detail}`
+  }
+}
+
 export type AppendError =
   | WrongExpectedVersion
   | StreamTombstoned
@@ -127,5 +150,10 @@ export type AppendError =
   | InvalidEvent
   | DuplicateEventId
   | StoreUnavailable
+  | SubjectForgotten
+  | PersonalDataError
 
-export type ReadStreamError = StreamNotFound | StreamTombstoned | InvalidStreamName | StoreUnavailable
+export type ReadStreamError = StreamNotFound | StreamTombstoned | InvalidStreamName | StoreUnavailable | PersonalDataError
+
+/** Failures of reads of the global order. */
+export type ReadAllError = StoreUnavailable | PersonalDataError

@@ -13,6 +13,7 @@ import type { Checkpoint } from "./Checkpoint.ts"
 import type {
   AppendError,
   InvalidStreamName,
+  ReadAllError,
   ReadStreamError,
   StoreUnavailable,
   StreamTombstoned,
@@ -116,11 +117,11 @@ export class EventStore extends Context.Service<EventStore, {
   ) => Effect.Effect<StreamWithSnapshot, ReadStreamError>
   readonly streamInfo: (stream: string) => Effect.Effect<Option.Option<StreamInfo>, InvalidStreamName | StoreUnavailable>
   /** One page of the global order (or of some categories / types) after `from`. */
-  readonly readAll: (options?: ReadAllOptions) => Effect.Effect<Page, StoreUnavailable>
+  readonly readAll: (options?: ReadAllOptions) => Effect.Effect<Page, ReadAllError>
   /** Every event readable now after `from`, streamed page by page with backpressure; then the stream ends. */
-  readonly streamAll: (options?: ReadAllOptions) => Stream.Stream<RecordedEvent, StoreUnavailable>
+  readonly streamAll: (options?: ReadAllOptions) => Stream.Stream<RecordedEvent, ReadAllError>
   /** Catch up from `from`, then follow new events as they commit. Never ends on its own. */
-  readonly subscribe: (options?: SubscribeOptions) => Stream.Stream<Batch, StoreUnavailable>
+  readonly subscribe: (options?: SubscribeOptions) => Stream.Stream<Batch, ReadAllError>
   readonly horizon: Effect.Effect<Horizon, StoreUnavailable>
   /** Hides the stream; appending to it again reopens it (versions continue). */
   readonly deleteStream: (

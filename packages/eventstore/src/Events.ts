@@ -51,6 +51,8 @@ export interface RecordedEvent {
   readonly data: unknown
   readonly metadata: EventMetadata
   readonly recordedAt: Date
+  /** Personal-data fields that read as their placeholder because their data subject was forgotten. */
+  readonly erasedFields?: ReadonlyArray<string>
 }
 
 export interface AppendResult {

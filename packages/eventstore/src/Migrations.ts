@@ -69,8 +69,36 @@ const migrations = (schema: string): Record<string, Effect.Effect<void, SqlError
         recorded_at timestamptz NOT NULL DEFAULT now()
       )`
     yield* sql`CREATE INDEX stream_operations_stream_idx ON ${t("stream_operations")} (stream_id, id)`
-  })
+  }),
+  "2_personal_data": personalData(schema)
 })
+
+const personalData = (schema: string): Effect.Effect<void, SqlError, SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const t = (name: string) => sql(`${schema}.${name}`)
+    // One data key per data subject, wrapped by a master key that lives outside the database. Forgetting a
+    // subject destroys its key for ever: the row stays (key columns NULL) so the subject can never get a
+    // new key that would make anything of it readable again.
+    yield* sql`
+      CREATE TABLE ${t("subject_keys")} (
+        subject_id text PRIMARY KEY,
+        master_key_id text,
+        wrapped_key bytea,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        rotated_at timestamptz,
+        forgotten_at timestamptz,
+        CONSTRAINT subject_keys_forgotten_or_keyed CHECK ((forgotten_at IS NULL) = (wrapped_key IS NOT NULL))
+      )`
+    yield* sql`CREATE INDEX subject_keys_master_idx ON ${t("subject_keys")} (master_key_id) WHERE wrapped_key IS NOT NULL`
+    // Which streams hold a subject's personal data, so a forget can drop their snapshots.
+    yield* sql`
+      CREATE TABLE ${t("subject_streams")} (
+        subject_id text NOT NULL,
+        stream_id text NOT NULL,
+        PRIMARY KEY (subject_id, stream_id)
+      )`
+  })
 
 /** Creates or upgrades the event store tables in `schema`. Returns the migrations that ran. */
 export const run = (schema: string) =>

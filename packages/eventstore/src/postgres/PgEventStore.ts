@@ -11,7 +11,7 @@
  *   payload-free NOTIFY per `notifyInterval`, sent after commit; polling is the safety net.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Duration, Effect, Layer, Option, Queue, Result, Schedule, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Result, Stream } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Checkpoint from "../Checkpoint.ts"
@@ -42,6 +42,7 @@ import * as Migrations from "../Migrations.ts"
 import * as StreamName from "../StreamName.ts"
 import * as Wakeup from "../Wakeup.ts"
 import { eventColumns, type EventRow, toRecordedEvent } from "./Rows.ts"
+import { listen } from "./Listener.ts"
 import { constraintOf, mapSqlErrors } from "./SqlErrors.ts"
 
 export interface PgEventStoreOptions {
@@ -127,16 +128,9 @@ export const make = (options: PgEventStoreOptions = {}) =>
           yield* Effect.sleep(notifyInterval)
         }
       }).pipe(Effect.forkScoped)
-      // Other processes' commits wake our subscribers; a lost connection is re-established, and polling
-      // covers the gap.
-      yield* Effect.scoped(
-        Effect.gen(function*() {
-          const queue = yield* pg.listen(channel)
-          yield* committed.signal
-          yield* Queue.take(queue).pipe(Effect.andThen(committed.signal), Effect.forever)
-        })
-      ).pipe(
-        Effect.retry(Schedule.spaced("1 second")),
+      // Other processes' commits wake our subscribers. After (re)connecting, wake them once too: commits
+      // made while we were not listening are found by that read, not lost.
+      yield* listen(pg, channel, { onListening: committed.signal, onNotification: () => committed.signal }).pipe(
         Effect.forkScoped
       )
     }
