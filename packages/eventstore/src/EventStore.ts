@@ -63,6 +63,15 @@ export interface Page {
   readonly caughtUp: boolean
 }
 
+export interface Backlog {
+  /** Events readable after the checkpoint (counted up to `max`). */
+  readonly events: number
+  /** True when there are at least `max` events: `events` is then a lower bound. */
+  readonly capped: boolean
+  /** When the oldest of those events was recorded: the reader is that far behind. */
+  readonly oldestRecordedAt: Option.Option<Date>
+}
+
 export interface SubscribeOptions extends ReadAllOptions {
   /** How often to look for new events when no notification arrives (default 500 ms). */
   readonly pollInterval?: number
@@ -123,6 +132,10 @@ export class EventStore extends Context.Service<EventStore, {
   /** Catch up from `from`, then follow new events as they commit. Never ends on its own. */
   readonly subscribe: (options?: SubscribeOptions) => Stream.Stream<Batch, ReadAllError>
   readonly horizon: Effect.Effect<Horizon, StoreUnavailable>
+  /** The checkpoint of the event at a global position (none when no readable event has it). */
+  readonly checkpointOf: (position: bigint) => Effect.Effect<Option.Option<Checkpoint>, StoreUnavailable>
+  /** How far a reader at `from` (with the same filters) is behind: events and age of the oldest. */
+  readonly backlog: (options: ReadAllOptions & { readonly max?: number }) => Effect.Effect<Backlog, StoreUnavailable>
   /** Hides the stream; appending to it again reopens it (versions continue). */
   readonly deleteStream: (
     stream: string,

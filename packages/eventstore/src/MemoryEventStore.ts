@@ -341,6 +341,25 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
       position: BigInt(all.length)
     }))
 
+    const checkpointOf = (position: bigint) =>
+      Effect.sync(() => Option.map(Option.fromNullishOr(all[Number(position) - 1]), (event) => event.checkpoint))
+
+    const backlog = (options: ReadAllOptions & { readonly max?: number }) =>
+      Effect.sync(() => {
+        const max = Math.max(1, Math.floor(options.max ?? 1_000_000))
+        let events = 0
+        let oldest: Date | undefined
+        let from = options.from ?? Checkpoint.start
+        while (events < max) {
+          const page = readPage({ ...options, from, limit: 10_000 })
+          if (page.events.length > 0) oldest ??= page.events[0]!.recordedAt
+          events += page.events.length
+          if (page.caughtUp) break
+          from = page.checkpoint
+        }
+        return { events: Math.min(events, max), capped: events >= max, oldestRecordedAt: Option.fromNullishOr(oldest) }
+      })
+
     const expectationHolds = (record: StreamRecord, expected: ExpectedVersion.ExpectedVersion | undefined) => {
       const normalized = ExpectedVersion.normalize(expected ?? "any")
       if (normalized === undefined) return false
@@ -443,6 +462,8 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
       streamAll,
       subscribe,
       horizon,
+      backlog,
+      checkpointOf,
       deleteStream,
       tombstoneStream,
       truncateStream,

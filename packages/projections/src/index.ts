@@ -1,1 +1,4 @@
-export {}
+export * as LedgerStreams from "./ledger/Streams.ts"
+export * as Projection from "./Projection.ts"
+export * as Projections from "./Projections.ts"
+export * as Verify from "./Verify.ts"

@@ -529,6 +529,33 @@ export const make = (options: PgEventStoreOptions = {}) =>
       return { checkpoint: Checkpoint.afterTransaction(row.xmin - 1n), position: row.position ?? 0n }
     }).pipe(mapSqlErrors("horizon"), Effect.withSpan("EventStore.horizon"))
 
+    const checkpointOf = (position: bigint) =>
+      sql<{ readonly tx: bigint }>`SELECT transaction_id::text::int8 AS tx FROM ${eventsTable} WHERE position = ${position}`.pipe(
+        Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]), (row) => Checkpoint.make(row.tx, position))),
+        mapSqlErrors("checkpointOf")
+      )
+
+    const backlog = (options: ReadAllOptions & { readonly max?: number }) =>
+      Effect.gen(function*() {
+        const { position, transactionId } = Checkpoint.parts(options.from ?? Checkpoint.start)
+        const max = Math.max(1, Math.floor(options.max ?? 1_000_000))
+        const filters = [sql`e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())`]
+        if (options.categories !== undefined) filters.push(sql`e.category = ANY(${[...options.categories]}::text[])`)
+        if (options.types !== undefined) filters.push(sql`e.type = ANY(${[...options.types]}::text[])`)
+        const after = sql`(e.transaction_id, e.position) > (${transactionId.toString()}::xid8, ${position})`
+        const rows = yield* sql<{ readonly n: bigint; readonly oldest: Date | null }>`
+          SELECT
+            (SELECT count(*) FROM (SELECT 1 FROM ${eventsTable} e WHERE ${after} AND ${sql.and(filters)} LIMIT ${max}) c) AS n,
+            (SELECT e.recorded_at FROM ${eventsTable} e WHERE ${after} AND ${sql.and(filters)}
+              ORDER BY e.transaction_id, e.position LIMIT 1) AS oldest`
+        const row = rows[0]!
+        return {
+          events: Number(row.n),
+          capped: Number(row.n) >= max,
+          oldestRecordedAt: Option.fromNullishOr(row.oldest)
+        }
+      }).pipe(mapSqlErrors("backlog"), Effect.withSpan("EventStore.backlog"))
+
     // --- lifecycle --------------------------------------------------------------------------------------------
     const expectedCondition = (expected: ExpectedVersion.ExpectedVersion | undefined) => {
       const normalized = ExpectedVersion.normalize(expected ?? "any")
@@ -676,6 +703,8 @@ export const make = (options: PgEventStoreOptions = {}) =>
       streamAll,
       subscribe,
       horizon,
+      backlog,
+      checkpointOf,
       deleteStream,
       tombstoneStream,
       truncateStream,

@@ -1,0 +1,72 @@
+/**
+ * What a projection is: a name, a version, the events it reads, the tables it owns, and a handler that
+ * applies a whole batch of events with set-based SQL. The runner calls the handler inside the transaction
+ * that also advances the projection's checkpoint, so its effect on the read model is exactly once.
+ *
+ * Tables live in a PostgreSQL schema per generation (`<name>_g<N>`); readers use the stable views in
+ * schema `<name>`, which a rebuild switches atomically from one generation to the next. A handler must
+ * therefore only name its tables through `context.table(...)`.
+ */
+import { Data, type Effect } from "effect"
+import type { Identifier } from "effect/sql/Statement"
+import type { SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import type { RecordedEvent } from "@verity/eventstore"
+
+export interface ProjectionTable {
+  /** Table name inside the generation's schema (also the view name in the projection's schema). */
+  readonly name: string
+  /** Primary-key columns: verify matches rows on them and reports differences per key. */
+  readonly key: ReadonlyArray<string>
+}
+
+export interface TablesContext {
+  /** The PostgreSQL schema of the generation being written. */
+  readonly schema: string
+  /** A table of this generation, as an SQL identifier to interpolate into statements. */
+  readonly table: (name: string) => Identifier
+  /** True while a new generation is built from the history (a rebuild or a first catch-up in bulk). */
+  readonly rebuilding: boolean
+}
+
+/** A batch (or one event of it) the handler cannot apply. Not retried as transient: it parks the stream. */
+export class ProjectionFailure extends Data.TaggedError("ProjectionFailure")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export interface Projection {
+  /** Lower-case identifier: it names the PostgreSQL schemas of the projection. */
+  readonly name: string
+  /** Bump when the tables or the handler change: the runner then builds a new generation beside the old. */
+  readonly version: number
+  readonly description?: string
+  /** Only events of these stream categories (all categories when absent). */
+  readonly categories?: ReadonlyArray<string>
+  /** Only events of these types. */
+  readonly eventTypes: ReadonlyArray<string>
+  readonly tables: ReadonlyArray<ProjectionTable>
+  /** Creates the tables (and indexes) of a generation in `context.schema`. */
+  readonly migrate: (context: TablesContext) => Effect.Effect<void, SqlError, SqlClient>
+  /** Applies a batch in order. Runs inside the checkpoint transaction; must not commit or start its own. */
+  readonly apply: (
+    events: ReadonlyArray<RecordedEvent>,
+    context: TablesContext
+  ) => Effect.Effect<void, ProjectionFailure | SqlError, SqlClient>
+}
+
+const NAME = /^[a-z][a-z0-9_]{0,40}$/
+
+export const make = (projection: Projection): Projection => {
+  if (!NAME.test(projection.name)) throw new Error(`invalid projection name ${projection.name}`)
+  if (!Number.isSafeInteger(projection.version) || projection.version < 1) {
+    throw new Error(`projection ${projection.name}: version must be a positive integer`)
+  }
+  for (const table of projection.tables) {
+    if (!NAME.test(table.name)) throw new Error(`projection ${projection.name}: invalid table name ${table.name}`)
+  }
+  return projection
+}
+
+/** The schema holding generation `generation` of `name`. */
+export const generationSchema = (name: string, generation: number) => `${name}_g${generation}`

@@ -1,0 +1,40 @@
+/**
+ * The ledger bound to the event store: which stream category each aggregate lives in, the codecs (current
+ * schema versions plus the upcaster chains of their history), snapshot policies, and the personal-data
+ * fields to encrypt. Everything that reads or writes ledger streams goes through these bindings.
+ */
+import { Account, Transfer } from "@verity/domain"
+import { CommandHandler, EventCodec, PersonalFields } from "@verity/eventstore"
+
+export const ACCOUNT_CATEGORY = "account"
+export const TRANSFER_CATEGORY = "transfer"
+
+export const accountCodec = EventCodec.make({
+  schema: Account.AccountEvent,
+  versions: Account.AccountEventVersions,
+  upcasters: Account.upcasters
+})
+
+export const transferCodec = EventCodec.make({
+  schema: Transfer.TransferEvent,
+  versions: Transfer.TransferEventVersions,
+  upcasters: Transfer.upcasters
+})
+
+/** Account commands: load (snapshot + tail), decide, append. Snapshots every 100 events. */
+export const Accounts = CommandHandler.make({
+  category: ACCOUNT_CATEGORY,
+  decider: Account.decider,
+  codec: accountCodec,
+  // Bump the key whenever AccountState or Account.evolve changes: older snapshots are then ignored.
+  snapshot: { key: "account-state-v1", schema: Account.AccountState, every: 100 }
+})
+
+export const Transfers = CommandHandler.make({
+  category: TRANSFER_CATEGORY,
+  decider: Transfer.decider,
+  codec: transferCodec
+})
+
+/** The fields encrypted per data subject (the account holder's name and email). */
+export const personalFields = PersonalFields.fromSchemas(Account.AccountEvent, Transfer.TransferEvent)
