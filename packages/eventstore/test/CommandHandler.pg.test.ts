@@ -4,67 +4,12 @@
  * cache, time travel, and reading stored events of older schema versions through upcasters.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Option, Result, Schema } from "effect"
-import {
-  CommandHandler,
-  EventCodec,
-  type EventStore,
-  MemoryEventStore,
-  PgEventStore
-} from "../src/index.ts"
+import { Effect, Layer, Option } from "effect"
+import { CommandHandler, type EventStore, MemoryEventStore, PgEventStore } from "../src/index.ts"
 import { EventStore as EventStoreService } from "../src/index.ts"
 import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
 import { event } from "./fixtures.ts"
-
-// --- a tiny domain -------------------------------------------------------------------------------------------
-const Incremented = Schema.TaggedStruct("Incremented", { by: Schema.Int })
-const Reset = Schema.TaggedStruct("Reset", {})
-const CounterEvent = Schema.Union([Incremented, Reset])
-type CounterEvent = typeof CounterEvent.Type
-
-const State = Schema.Struct({ count: Schema.Int, resets: Schema.Int })
-type State = typeof State.Type
-
-type Command = { readonly _tag: "Increment"; readonly by: number } | { readonly _tag: "Reset" }
-
-class NotPositive extends Schema.TaggedError<NotPositive>()("NotPositive", { by: Schema.Number }) {}
-
-const decider: CommandHandler.Decider<Command, CounterEvent, State, NotPositive> = {
-  initialState: { count: 0, resets: 0 },
-  decide: (command, state) => {
-    switch (command._tag) {
-      case "Increment":
-        return command.by > 0 ? Result.succeed([Incremented.make({ by: command.by })]) : Result.fail(new NotPositive({ by: command.by }))
-      case "Reset":
-        return Result.succeed(state.count === 0 ? [] : [Reset.make({})])
-    }
-  },
-  evolve: (state, e) => (e._tag === "Incremented" ? { ...state, count: state.count + e.by } : { count: 0, resets: state.resets + 1 })
-}
-
-const codec = EventCodec.make({
-  schema: CounterEvent,
-  versions: { Incremented: 3, Reset: 1 },
-  upcasters: [
-    // v1 stored the increment as a decimal string
-    EventCodec.upcaster<{ readonly amount: string }>("Incremented", 1, (data) => ({
-      type: "Incremented",
-      schemaVersion: 2,
-      data: { step: Number.parseInt(data.amount, 10) }
-    })),
-    // v2 called the field `step`
-    EventCodec.upcaster<{ readonly step: number }>("Incremented", 2, (data) => ({
-      type: "Incremented",
-      schemaVersion: 3,
-      data: { by: data.step }
-    })),
-    // a retired event type that meant two increments: split and renamed
-    EventCodec.upcaster<{ readonly each: number }>("IncrementedTwice", 1, (data) => [
-      { type: "Incremented", schemaVersion: 3, data: { by: data.each } },
-      { type: "Incremented", schemaVersion: 3, data: { by: data.each } }
-    ])
-  ]
-})
+import { codec, decider, State } from "./support/Counter.ts"
 
 const counter = CommandHandler.make({ category: "counter", decider, codec })
 const snapshotted = CommandHandler.make({

@@ -87,8 +87,12 @@ const isInterrupted = (cause: Cause.Cause<unknown>) => cause.reasons.some((reaso
 export const lockKey = (name: string, generation: number) => `verity_projections:${name}:${generation}`
 
 export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions) => {
-  /** Holds the generation's advisory lock for as long as the surrounding scope (retrying until it is free). */
-  const acquireLock = (projection: Projection, generation: number) =>
+  /**
+   * Holds the generation's advisory lock for as long as the surrounding scope, retrying until it is free.
+   * Gives up (false) when the generation is retired meanwhile, or when `untilActive` and another runner
+   * has already made it active.
+   */
+  const acquireLock = (projection: Projection, generation: number, untilActive = false) =>
     Effect.gen(function*() {
       const connection = yield* sql.reserve
       const key = lockKey(projection.name, generation)
@@ -97,6 +101,7 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
         if (rows[0]?.[0] === true) break
         const current = yield* registry.generation(projection.name, generation)
         if (Option.isNone(current) || current.value.state === "retired") return false
+        if (untilActive && current.value.state === "active") return false
         yield* Effect.sleep(options.lockRetry)
       }
       // A dead lock connection means the lock is gone: end the run (the caller starts over).
@@ -185,10 +190,11 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
   ): Effect.Effect<RunOutcome, RunnerFailure, EventStore> =>
     Effect.scoped(Effect.gen(function*() {
       const store = yield* EventStore
-      const locked = yield* acquireLock(projection, generation)
-      if (!locked) return "retired" as const
+      const locked = yield* acquireLock(projection, generation, runOptions.stopWhenActive === true)
       const row = yield* registry.generation(projection.name, generation)
       if (Option.isNone(row) || row.value.state === "retired") return "retired" as const
+      // Another process built it while we waited for the lock.
+      if (!locked) return row.value.state === "active" ? "activated" as const : "retired" as const
       const state = yield* Ref.make<"building" | "active">(row.value.state)
       const runnerState = yield* Ref.make("starting")
       const rebuilding = row.value.state === "building"
