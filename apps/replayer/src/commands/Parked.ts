@@ -1,0 +1,54 @@
+/** `replayer parked|retry|skip`: inspect and release streams a projection parked after repeated failures. */
+import { Console, Effect } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { Projections } from "@verity/projections"
+import { OperationFailed, UsageError } from "../Failures.ts"
+import * as Runtime from "../Runtime.ts"
+
+const knownName = (name: string) =>
+  Runtime.allProjections.some((p) => p.name === name)
+    ? Effect.succeed(name)
+    : Effect.fail(new UsageError({ message: `unknown projection "${name}"` }))
+
+const projectionArg = Argument.String("projection").pipe(Argument.withDescription("Projection name"))
+const streamArg = Argument.String("stream").pipe(Argument.withDescription("Parked stream id"))
+
+export const parked = Command.make("parked", { projection: projectionArg }, ({ projection }) =>
+  Effect.gen(function*() {
+    const name = yield* knownName(projection)
+    const projections = yield* Projections.Projections
+    const rows = yield* projections.parked(name).pipe(Effect.mapError((e) => new OperationFailed({ message: e.message })))
+    if (rows.length === 0) return yield* Console.log(`${name}: no parked streams`)
+    for (const row of rows) {
+      yield* Console.log(`${row.stream}  since ${row.parkedAt.toISOString()}  ${row.waitingEvents} waiting  at ${row.eventType}@${row.position}: ${row.error}`)
+    }
+  }).pipe(Effect.provide(Runtime.layer({ run: false })))
+).pipe(Command.withDescription("List the streams a projection parked"))
+
+const release = (skip: boolean) =>
+  Command.make(
+    skip ? "skip" : "retry",
+    {
+      projection: projectionArg,
+      stream: streamArg,
+      by: Flag.String("by").pipe(Flag.withDescription("Operator name recorded with a skip"), Flag.withDefault("replayer"))
+    },
+    ({ by, projection, stream }) =>
+      Effect.gen(function*() {
+        const name = yield* knownName(projection)
+        const projections = yield* Projections.Projections
+        const outcome = yield* (skip ? projections.skip(name, stream, by) : projections.retry(name, stream)).pipe(
+          Effect.catchTag("StreamNotParked", (e) => Effect.fail(new UsageError({ message: e.message }))),
+          Effect.mapError((e) => e._tag === "UsageError" ? e : new OperationFailed({ message: e.message }))
+        )
+        yield* Console.log(
+          outcome.resumed
+            ? `${stream}: resumed (${outcome.applied} applied, ${outcome.skipped} skipped)`
+            : `${stream}: still parked after ${outcome.applied} applied: ${outcome.error}`
+        )
+        if (!outcome.resumed) return yield* new OperationFailed({ message: `${stream} is still parked` })
+      }).pipe(Effect.provide(Runtime.layer({ run: false })))
+  ).pipe(Command.withDescription(skip ? "Dead-letter the failing event of a parked stream, then apply the rest" : "Apply a parked stream's waiting events again"))
+
+export const retry = release(false)
+export const skip = release(true)

@@ -1,0 +1,36 @@
+/** `replayer status`: every projection's state, generation, lag and parked streams. */
+import { Console, Effect } from "effect"
+import { Command, Flag } from "effect/cli"
+import { Projections } from "@verity/projections"
+import { OperationFailed } from "../Failures.ts"
+import * as Runtime from "../Runtime.ts"
+
+const row = (cells: ReadonlyArray<string>, widths: ReadonlyArray<number>) =>
+  cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()
+
+export const render = (statuses: ReadonlyArray<Projections.ProjectionStatus>): string => {
+  const header = ["PROJECTION", "STATE", "GEN", "LAG EVENTS", "LAG S", "PARKED", "REBUILDING", "OWNER"]
+  const rows = statuses.map((s) => [
+    s.name,
+    s.state,
+    String(s.active?.generation ?? "-"),
+    s.active === undefined ? "-" : `${s.active.lagEvents}${s.active.lagCapped ? "+" : ""}`,
+    s.active === undefined ? "-" : s.active.lagSeconds.toFixed(1),
+    String(s.parkedStreams),
+    s.building === undefined ? "-" : `g${s.building.generation} (${s.building.lagEvents} behind)`,
+    s.active?.owner ?? "-"
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  return [row(header, widths), ...rows.map((r) => row(r, widths))].join("\n")
+}
+
+export const status = Command.make(
+  "status",
+  { json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON instead of a table"), Flag.withDefault(false)) },
+  ({ json }) =>
+    Effect.gen(function*() {
+      const projections = yield* Projections.Projections
+      const statuses = yield* projections.status.pipe(Effect.mapError((e) => new OperationFailed({ message: e.message })))
+      yield* Console.log(json ? JSON.stringify(statuses, null, 2) : render(statuses))
+    }).pipe(Effect.provide(Runtime.layer({ run: false })))
+).pipe(Command.withDescription("Show every projection: state, generation, lag, parked streams, owner"))
