@@ -11,7 +11,7 @@ import { Data, type Effect } from "effect"
 import type { Identifier } from "effect/sql/Statement"
 import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import type { RecordedEvent } from "@verity/eventstore"
+import type { EventStore, RecordedEvent, StoreUnavailable } from "@verity/eventstore"
 
 export interface ProjectionTable {
   /** Table name inside the generation's schema (also the view name in the projection's schema). */
@@ -46,13 +46,23 @@ export interface Projection {
   /** Only events of these types. */
   readonly eventTypes: ReadonlyArray<string>
   readonly tables: ReadonlyArray<ProjectionTable>
+  /**
+   * True for a process manager: `apply` issues commands rather than writing its own tables, so replaying
+   * history (rebuild, verify) would act again. The runtime refuses both for such a projection.
+   */
+  readonly sideEffects?: boolean
   /** Creates the tables (and indexes) of a generation in `context.schema`. */
   readonly migrate: (context: TablesContext) => Effect.Effect<void, SqlError, SqlClient>
-  /** Applies a batch in order. Runs inside the checkpoint transaction; must not commit or start its own. */
+  /**
+   * Applies a batch in order. Runs inside the checkpoint transaction; must not commit or start its own.
+   * The runtime's `EventStore` is in context too, so a process manager can issue commands from here: the
+   * store's appends run on the same PgClient, hence in this transaction, and commit (or roll back) together
+   * with the checkpoint. A retryable `StoreUnavailable` is transient for the runner (the batch is retried).
+   */
   readonly apply: (
     events: ReadonlyArray<RecordedEvent>,
     context: TablesContext
-  ) => Effect.Effect<void, ProjectionFailure | SqlError, SqlClient>
+  ) => Effect.Effect<void, ProjectionFailure | SqlError | StoreUnavailable, SqlClient | EventStore>
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,40}$/

@@ -38,6 +38,15 @@ export class StreamNotParked extends Schema.TaggedError<StreamNotParked>()("Stre
   }
 }
 
+/** Rebuild and verify replay history: refused for a projection whose `apply` has side effects. */
+export class NotReplayable extends Schema.TaggedError<NotReplayable>()("NotReplayable", {
+  name: Schema.String
+}) {
+  override get message() {
+    return `projection ${this.name} issues commands: it cannot be rebuilt or verified by replaying history`
+  }
+}
+
 export class WaitTimedOut extends Schema.TaggedError<WaitTimedOut>()("WaitTimedOut", {
   name: Schema.String,
   target: Schema.String,
@@ -139,14 +148,14 @@ export class Projections extends Context.Service<Projections, {
     timeout: Duration.Input
   ) => Effect.Effect<void, UnknownProjection | WaitTimedOut | ProjectionsFailure>
   /** Starts a new generation; runners build it beside the active one and switch when it has caught up. */
-  readonly rebuild: (name: string) => Effect.Effect<{ readonly generation: number }, UnknownProjection | ProjectionsFailure>
+  readonly rebuild: (name: string) => Effect.Effect<{ readonly generation: number }, UnknownProjection | NotReplayable | ProjectionsFailure>
   /** Builds a new generation in this fiber at bulk speed, switches to it, and returns (the replayer). */
   readonly rebuildNow: (
     name: string,
     onProgress?: (progress: RebuildProgress) => Effect.Effect<void>
-  ) => Effect.Effect<RebuildReport, UnknownProjection | ProjectionsFailure, EventStore>
+  ) => Effect.Effect<RebuildReport, UnknownProjection | NotReplayable | ProjectionsFailure, EventStore>
   /** Recomputes the read model from the events into scratch tables and diffs it against the live one. */
-  readonly verify: (name: string) => Effect.Effect<Verify.VerifyReport, UnknownProjection | ProjectionsFailure, EventStore>
+  readonly verify: (name: string) => Effect.Effect<Verify.VerifyReport, UnknownProjection | NotReplayable | ProjectionsFailure, EventStore>
   readonly parked: (name: string) => Effect.Effect<ReadonlyArray<ParkedStream>, UnknownProjection | ProjectionsFailure>
   readonly retry: (name: string, stream: string) => Effect.Effect<RetryOutcome, UnknownProjection | StreamNotParked | ProjectionsFailure, EventStore>
   /** Moves the stream's failing event to the dead letters, then retries the events behind it. */
@@ -187,6 +196,10 @@ export const make = (options: ProjectionsOptions) =>
       const projection = byName.get(name)
       return projection === undefined ? Effect.fail(new UnknownProjection({ name })) : Effect.succeed(projection)
     }
+
+    const findReplayable = (name: string) =>
+      Effect.flatMap(find(name), (projection) =>
+        projection.sideEffects === true ? Effect.fail(new NotReplayable({ name })) : Effect.succeed(projection))
 
     // --- supervisors ------------------------------------------------------------------------------------------
     /** The generations of `projection` this code should be running now (creating one when needed). */
@@ -335,7 +348,7 @@ export const make = (options: ProjectionsOptions) =>
     // --- operator controls --------------------------------------------------------------------------------
     const rebuild = (name: string) =>
       Effect.gen(function*() {
-        const projection = yield* find(name)
+        const projection = yield* findReplayable(name)
         const created = yield* sql.withTransaction(Effect.gen(function*() {
           const all = yield* registry.generationsOf(name)
           const existing = all.find((g) => g.state === "building" && g.version === projection.version)
@@ -373,7 +386,7 @@ export const make = (options: ProjectionsOptions) =>
 
     const verify = (name: string) =>
       Effect.gen(function*() {
-        const projection = yield* find(name)
+        const projection = yield* findReplayable(name)
         return yield* Verify.verify(sql, registry, projection).pipe(
           Effect.mapError((e) => new ProjectionsError({ message: `verify of ${name} failed: ${e.message}`, cause: e }))
         )
