@@ -323,21 +323,35 @@ export const make = (options: ProjectionsOptions) =>
         const resolve = typeof target === "bigint" && goal === undefined
           ? Effect.map(store.checkpointOf(target), Option.getOrUndefined)
           : Effect.succeed(goal)
-        const current = Effect.map(registry.activeGeneration(name), Option.getOrUndefined).pipe(
-          Effect.flatMap((generation) => generation === undefined ? Effect.succeed(undefined) : registry.generation(name, generation)),
-          Effect.map((g) => (g === undefined || Option.isNone(g) ? undefined : g.value.checkpoint)),
+        const activeGeneration = Effect.map(registry.activeGeneration(name), Option.getOrUndefined).pipe(
           Effect.mapError(toFailure("waitFor"))
         )
+        const stored = (generation: number) =>
+          registry.generation(name, generation).pipe(
+            Effect.map((g) => (Option.isNone(g) ? undefined : g.value.checkpoint)),
+            Effect.mapError(toFailure("waitFor"))
+          )
         let reached: Checkpoint.Checkpoint | undefined
         const done = yield* Effect.gen(function*() {
           let wanted = goal
+          let generation = yield* activeGeneration
+          let woken = false
           while (true) {
             const ticket = yield* progress.ticket
             wanted ??= yield* resolve
-            reached = yield* current
-            if (wanted !== undefined && reached !== undefined && Checkpoint.hasReached(reached, wanted)) return true
-            // Woken by this process's runners; polls for runners in other processes.
-            yield* Effect.timeoutOption(ticket, "25 millis")
+            // After a wake-up by a runner of this process, its progress is in memory: no query. Otherwise
+            // (first pass, or 25 ms without one) ask the database, which knows every process's runners and
+            // a rebuild's new active generation.
+            const local = generation === undefined ? undefined : progress.latest(name, generation)
+            if (wanted !== undefined && local !== undefined && Checkpoint.hasReached(local, wanted)) return true
+            if (!woken) {
+              generation = yield* activeGeneration
+              reached = generation === undefined ? undefined : yield* stored(generation)
+              if (wanted !== undefined && reached !== undefined && Checkpoint.hasReached(reached, wanted)) return true
+            } else {
+              reached = local ?? reached
+            }
+            woken = Option.isSome(yield* Effect.timeoutOption(ticket, "25 millis"))
           }
         }).pipe(Effect.timeoutOption(timeout))
         if (Option.isNone(done)) {

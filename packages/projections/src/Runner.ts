@@ -197,8 +197,7 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
       if (!locked) return row.value.state === "active" ? "activated" as const : "retired" as const
       const state = yield* Ref.make<"building" | "active">(row.value.state)
       const runnerState = yield* Ref.make("starting")
-      const rebuilding = row.value.state === "building"
-      const context = registry.context(projection, generation, rebuilding)
+      const context = registry.context(projection, generation, row.value.state === "building")
       yield* Effect.gen(function*() {
         const label = yield* Ref.get(runnerState)
         yield* registry.heartbeat(projection.name, generation, options.owner, label).pipe(Effect.ignore)
@@ -257,13 +256,21 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
           }
         })
 
-      const outcome = yield* store.subscribe({
-        from: row.value.checkpoint,
+      const filters = {
         ...(projection.categories === undefined ? {} : { categories: projection.categories }),
         types: projection.eventTypes,
-        limit: rebuilding ? options.rebuildBatchSize : options.batchSize,
         pollInterval: Duration.toMillis(Duration.fromInputUnsafe(options.pollInterval))
-      }).pipe(
+      }
+      // Catching up (a new generation, or a runner far behind): bulk batches, and the next page is read
+      // while the current one is applied. Once caught up: small batches, for latency.
+      const catchUp = store.subscribe({ ...filters, from: row.value.checkpoint, limit: options.rebuildBatchSize }).pipe(
+        Stream.takeUntil((batch) => batch.caughtUp),
+        Stream.buffer({ capacity: 1 })
+      )
+      const live = Stream.unwrap(
+        Effect.map(Ref.get(checkpoint), (from) => store.subscribe({ ...filters, from, limit: options.batchSize }))
+      )
+      const outcome = yield* Stream.concat(catchUp, live).pipe(
         Stream.runForEach(processBatch),
         Effect.as<RunOutcome>("retired"),
         Effect.catchIf((error): error is Fenced => error instanceof Fenced, () => Effect.succeed<RunOutcome>("fenced")),

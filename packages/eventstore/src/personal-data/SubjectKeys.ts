@@ -23,7 +23,7 @@ export type KeyState =
 export interface SubjectKeysOptions {
   readonly schema: string
   readonly masterKeys: MasterKeyring | undefined
-  /** Unwrapped keys kept in memory (default 10,000). */
+  /** Unwrapped keys kept in memory (default 100,000: about 10 MB). */
   readonly cacheSize?: number
   /** How long a cached key may be used without looking at the database again (default 60 s). */
   readonly cacheTtl?: Duration.Input
@@ -68,7 +68,7 @@ export const make = (options: SubjectKeysOptions) =>
     const keys = sql(`${options.schema}.subject_keys`)
     const subjectStreams = sql(`${options.schema}.subject_streams`)
     const channel = `${options.schema}_forget`
-    const cacheSize = options.cacheSize ?? 10_000
+    const cacheSize = options.cacheSize ?? 100_000
     const ttl = Duration.toMillis(Duration.fromInputUnsafe(options.cacheTtl ?? "60 seconds"))
     const cache = new Map<string, CacheEntry>()
     const knownStreams = new Set<string>()

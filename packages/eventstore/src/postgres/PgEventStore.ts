@@ -7,8 +7,9 @@
  * - Every event records the id of its writing transaction (`xid8`). Readers of the global order only read
  *   events of transactions older than the oldest one still running (`pg_snapshot_xmin`), ordered by
  *   (transaction id, position): a transaction that commits late can never be skipped.
- * - Subscribers in this process are woken right after a commit; other processes get at most one
- *   payload-free NOTIFY per `notifyInterval`, sent after commit; polling is the safety net.
+ * - Subscribers in this process are woken right after a commit; other processes get at most one NOTIFY
+ *   per `notifyInterval`, sent after commit, carrying only the sender's instance id; polling is the safety
+ *   net.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Layer, Option, Result, Stream } from "effect"
@@ -36,6 +37,7 @@ import {
   type StreamWrite,
   type SubscribeOptions
 } from "../EventStore.ts"
+import * as EventId from "../EventId.ts"
 import * as EventValidation from "../EventValidation.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
 import * as Migrations from "../Migrations.ts"
@@ -114,6 +116,8 @@ export const make = (options: PgEventStoreOptions = {}) =>
       ? Effect.andThen(committed.signal, notifyWanted.signal)
       : committed.signal
 
+    // Identifies this store instance in its notifications (the only payload: no event data is sent).
+    const instance = EventId.make()
     if (notifications) {
       const notifyInterval = Duration.fromInputUnsafe(options.notifyInterval ?? "5 millis")
       // Throttles NOTIFY to one per interval, sent outside any transaction: the first commit notifies at
@@ -124,13 +128,17 @@ export const make = (options: PgEventStoreOptions = {}) =>
         while (true) {
           yield* ticket
           ticket = yield* notifyWanted.ticket
-          yield* pg.notify(channel, "").pipe(Effect.ignore)
+          yield* pg.notify(channel, instance).pipe(Effect.ignore)
           yield* Effect.sleep(notifyInterval)
         }
       }).pipe(Effect.forkScoped)
       // Other processes' commits wake our subscribers. After (re)connecting, wake them once too: commits
       // made while we were not listening are found by that read, not lost.
-      yield* listen(pg, channel, { onListening: committed.signal, onNotification: () => committed.signal }).pipe(
+      yield* listen(pg, channel, {
+        onListening: committed.signal,
+        // Our own commits already woke our subscribers: ignore their echo.
+        onNotification: (payload) => (payload === instance ? Effect.void : committed.signal)
+      }).pipe(
         Effect.forkScoped
       )
     }

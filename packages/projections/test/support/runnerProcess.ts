@@ -21,7 +21,7 @@ const batchSize = Number(process.env["RUNNER_BATCH_SIZE"] ?? "500")
 
 const runtime = LedgerRuntime.layerWithoutDatabase({
   projections: ReadModels.all,
-  projectionOptions: { owner, batchSize, pollInterval: "50 millis", discoveryInterval: "200 millis" }
+  projectionOptions: { owner, batchSize, rebuildBatchSize: batchSize, pollInterval: "50 millis", discoveryInterval: "200 millis" }
 }).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 8 })))
 
 Effect.runFork(
