@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    passWithNoTests: true,
-    testTimeout: 60_000
+    globalSetup: ["../../packages/eventstore/src/testing/globalSetup.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000
   }
 })

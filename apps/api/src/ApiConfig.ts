@@ -1,0 +1,77 @@
+/**
+ * The API's settings, read once from configuration (environment variables) into one service, so every
+ * other module receives plain values and tests can build them directly with `layerTest`.
+ * Database, master keys and data folder are the runtime's settings (see Runtime.ts), not these.
+ */
+import { Config, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+
+export interface ApiSettings {
+  readonly host: string
+  readonly port: number
+  /** Largest accepted request body, in bytes (413 above it). */
+  readonly maxBodyBytes: number
+  /** Requests served at once by handlers that use the database; more wait in a bounded queue. */
+  readonly maxConcurrent: number
+  /** Requests allowed to wait for a slot; beyond that the API answers 503 at once. */
+  readonly maxQueued: number
+  /** Longest wait for a slot before answering 503. */
+  readonly queueTimeout: Duration.Duration
+  /** How long a recorded idempotent response is kept (a retry after that decides again). */
+  readonly idempotencyRetention: Duration.Duration
+  /** How long `?waitForPosition=` waits for a read model before answering 503. */
+  readonly readYourWritesTimeout: Duration.Duration
+  /** `name:token:scope,scope;...` (see Auth.ts); empty means "generate a development token". */
+  readonly tokens: Option.Option<Redacted.Redacted<string>>
+  /** Database connections of this process (handlers, projections, listener). */
+  readonly databaseConnections: number
+  /**
+   * Where the projections (read models, transfer process manager) run: `worker` (default: a worker
+   * thread of this process, so their batches never compete with requests for the event loop), `inline`
+   * (on the request thread), or `off` (an API-only replica; another process runs them).
+   */
+  readonly projections: "worker" | "inline" | "off"
+}
+
+export class ApiConfig extends Context.Service<ApiConfig, ApiSettings>()("@verity/api/ApiConfig") {
+  static readonly defaults: ApiSettings = {
+    host: "127.0.0.1",
+    port: 3000,
+    maxBodyBytes: 64 * 1024,
+    maxConcurrent: 32,
+    maxQueued: 256,
+    queueTimeout: Duration.seconds(2),
+    idempotencyRetention: Duration.hours(24),
+    readYourWritesTimeout: Duration.seconds(5),
+    tokens: Option.none(),
+    databaseConnections: 32,
+    projections: "worker"
+  }
+
+  /** From the environment: HOST, PORT, VERITY_API_* (README.md lists them). */
+  static readonly layer = Layer.effect(
+    ApiConfig,
+    Effect.gen(function*() {
+      const d = ApiConfig.defaults
+      const settings = yield* Config.all({
+        host: Config.String("HOST").pipe(Config.withDefault(d.host)),
+        port: Config.Port("PORT").pipe(Config.withDefault(d.port)),
+        maxBodyBytes: Config.Int("VERITY_API_MAX_BODY_BYTES").pipe(Config.withDefault(d.maxBodyBytes)),
+        maxConcurrent: Config.Int("VERITY_API_MAX_CONCURRENT").pipe(Config.withDefault(d.maxConcurrent)),
+        maxQueued: Config.Int("VERITY_API_MAX_QUEUED").pipe(Config.withDefault(d.maxQueued)),
+        queueTimeout: Config.Duration("VERITY_API_QUEUE_TIMEOUT").pipe(Config.withDefault(d.queueTimeout)),
+        idempotencyRetention: Config.Duration("VERITY_API_IDEMPOTENCY_RETENTION").pipe(
+          Config.withDefault(d.idempotencyRetention)
+        ),
+        readYourWritesTimeout: Config.Duration("VERITY_API_WAIT_TIMEOUT").pipe(Config.withDefault(d.readYourWritesTimeout)),
+        tokens: Config.Redacted("VERITY_API_TOKENS").pipe(Config.option),
+        databaseConnections: Config.Int("VERITY_DB_MAX_CONNECTIONS").pipe(Config.withDefault(d.databaseConnections)),
+        projections: Config.Literals(["worker", "inline", "off"], "VERITY_PROJECTIONS").pipe(Config.withDefault(d.projections))
+      })
+      const tokens = Option.filter(settings.tokens, (t) => Redacted.value(t).trim() !== "")
+      return ApiConfig.of({ ...settings, tokens })
+    })
+  )
+
+  static readonly layerTest = (overrides: Partial<ApiSettings> = {}) =>
+    Layer.succeed(ApiConfig, ApiConfig.of({ ...ApiConfig.defaults, ...overrides }))
+}

@@ -1,0 +1,29 @@
+/**
+ * Entry point of the projection runner thread (started by RunnerThread.ts): the ledger runtime with its
+ * projections running, on the database the API thread resolved, until the API thread asks it to stop.
+ */
+import { Effect, Layer } from "effect"
+import { LedgerRuntime } from "@verity/projections"
+import * as Os from "node:os"
+import { parentPort, threadId, workerData } from "node:worker_threads"
+import * as Logging from "./Logging.ts"
+import { pgClient, projections } from "./Runtime.ts"
+import * as Tracing from "./Tracing.ts"
+
+const { databaseUrl } = workerData as { readonly databaseUrl: string }
+
+const fiber = LedgerRuntime.layerWithoutDatabase({
+  projections: projections(),
+  projectionOptions: { owner: `${Os.hostname()}:${process.pid}:runner-${threadId}` }
+}).pipe(
+  Layer.provide(pgClient(databaseUrl, 10, "verity-projections")),
+  Layer.provide(Tracing.layer),
+  Layer.provide(Logging.layer),
+  Layer.launch,
+  Effect.runFork
+)
+
+parentPort?.on("message", (message) => {
+  if (message === "stop") fiber.interruptUnsafe()
+})
+fiber.addObserver(() => parentPort?.close())
