@@ -132,7 +132,7 @@ forEachDatabase((target) => {
         assert.strictEqual(clean.code, 0, clean.stdout + clean.stderr)
         yield* Effect.gen(function*() {
           const sql = yield* PgClient.PgClient
-          yield* sql`UPDATE account_summary.accounts SET balance = balance + 1 WHERE account_id = (SELECT min(account_id) FROM account_summary.accounts)`
+          yield* sql`UPDATE account_summary.accounts SET balance = balance + 1 WHERE account_id = (SELECT account_id FROM account_summary.accounts ORDER BY account_id LIMIT 1)`
         }).pipe(Effect.provide(client))
         const dirty = yield* replayer(["verify", "account_summary"], env)
         assert.strictEqual(dirty.code, 1)
