@@ -3,7 +3,9 @@
  * - raw: a plain INSERT into `verity.events` (no streams row, no checks): what the table itself can take;
  * - store: `EventStore.append` with the exact expected version: a real, checked append.
  * store / raw is the price of the store's guarantees (compare-and-set on `streams`, gapless versions,
- * idempotent ids, the result's positions and checkpoint).
+ * idempotent ids, the result's positions and checkpoint). A second pair writes an event with personal data
+ * through the plain store and through the protected (crypto-shredding) store: encrypted / plain is the
+ * price of encryption (the data key of each client's subject is cached after its first append).
  *
  * Each client owns STREAMS_PER_CLIENT streams and cycles through them, so writes spread over many stream
  * rows as in a real system (one hot row per client would measure row-lock and HOT-chain churn instead).
@@ -15,7 +17,8 @@ import { EventStore } from "../src/EventStore.ts"
 import type { Operation } from "./Measure.ts"
 import * as Payload from "./Payload.ts"
 
-export type Mode = "raw" | "store"
+/** `plain` / `encrypted`: the store writing an event with personal data, without and with crypto-shredding. */
+export type Mode = "raw" | "store" | "plain" | "encrypted"
 
 export const STREAMS_PER_CLIENT = 100
 
@@ -23,10 +26,11 @@ export const STREAMS_PER_CLIENT = 100
 let runs = 0
 
 /** One operation per client, appending `batch` events each time. */
-export const operations = (mode: Mode, clients: number, batch: number) =>
+export const operations = (mode: Mode, clients: number, batch: number, protectedStore?: EventStore["Service"]) =>
   Effect.gen(function*() {
     const sql = (yield* PgClient.PgClient).withoutTransforms()
-    const store = yield* EventStore
+    const store = mode === "encrypted" && protectedStore !== undefined ? protectedStore : yield* EventStore
+    const payload = mode === "plain" || mode === "encrypted" ? Payload.personalEvents : Payload.newEvents
     const events = sql("verity.events")
     const run = runs++
 
@@ -39,11 +43,11 @@ export const operations = (mode: Mode, clients: number, batch: number) =>
       const actor = `user:client${client}@example.com`
       let n = 0
 
-      if (mode === "store") {
+      if (mode !== "raw") {
         return () => {
           const k = n++ % STREAMS_PER_CLIENT
           const expected = versions[k]!
-          return store.append(streams[k]!, expected === 0 ? "no_stream" : expected, Payload.newEvents(accountId, actor, n, batch))
+          return store.append(streams[k]!, expected === 0 ? "no_stream" : expected, payload(accountId, actor, n, batch))
             .pipe(Effect.map((result) => {
               versions[k] = result.version
               return batch

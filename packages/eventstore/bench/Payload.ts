@@ -3,6 +3,7 @@
  * handler attaches (correlation, causation, actor). Raw and store appends write exactly these bytes, and
  * both pay for fresh ids and JSON serialisation per event, so their ratio isolates what the store adds.
  */
+import { Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import * as EventId from "../src/EventId.ts"
 import type { EventMetadata, NewEvent } from "../src/Events.ts"
@@ -32,6 +33,40 @@ export const newEvents = (accountId: string, actor: string, n: number, count: nu
   const events = new Array<NewEvent>(count)
   for (let i = 0; i < count; i++) {
     events[i] = { eventId: EventId.make(now), type: EVENT_TYPE, schemaVersion: 1, data: deposit(accountId, n + i), metadata: meta }
+  }
+  return events
+}
+
+/**
+ * An event with personal data: the holder's name and email, annotated so the protected store encrypts
+ * them under the account's key (the encryption-on/off pair writes this event both ways).
+ */
+export const PERSONAL_TYPE = "HolderUpdated"
+const personal = (placeholder: string) => ({ personalData: { subjectField: "accountId", placeholder } })
+export const HolderUpdated = Schema.TaggedStruct(PERSONAL_TYPE, {
+  accountId: Schema.String,
+  holderName: Schema.String.annotate(personal("[erased]")),
+  holderEmail: Schema.String.annotate(personal("erased@erased.invalid")),
+  reference: Schema.String
+})
+
+export const personalEvents = (accountId: string, actor: string, n: number, count: number): Array<NewEvent> => {
+  const meta = metadata(actor)
+  const now = Date.now()
+  const events = new Array<NewEvent>(count)
+  for (let i = 0; i < count; i++) {
+    events[i] = {
+      eventId: EventId.make(now),
+      type: PERSONAL_TYPE,
+      schemaVersion: 1,
+      data: {
+        accountId,
+        holderName: `Ada Lovelace ${(n + i) % 1000}`,
+        holderEmail: `ada.${(n + i) % 1000}@example.org`,
+        reference: `INV-2026-${String((n + i) % 1_000_000).padStart(6, "0")}`
+      },
+      metadata: meta
+    }
   }
   return events
 }

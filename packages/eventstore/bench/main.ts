@@ -9,8 +9,12 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer, Redacted } from "effect"
 import * as Os from "node:os"
+import { EventStore } from "../src/EventStore.ts"
+import * as MasterKeys from "../src/personal-data/MasterKeys.ts"
+import * as PersonalData from "../src/personal-data/PersonalData.ts"
+import * as PersonalFields from "../src/personal-data/PersonalFields.ts"
 import * as PgEventStore from "../src/postgres/PgEventStore.ts"
 import * as Appends from "./Appends.ts"
 import * as Config from "./Config.ts"
@@ -83,6 +87,37 @@ const appendPair = (runOptions: Measure.RunOptions, clients: number, batch: numb
     ] satisfies ReadonlyArray<Report.AppendRow>
   })
 
+/** The same personal-data event through the plain and the protected store: the cost of encryption. */
+const encryptionPair = (runOptions: Measure.RunOptions, clients: number) =>
+  Effect.gen(function*() {
+    const inner = yield* EventStore
+    const context = yield* Layer.build(
+      PersonalData.layer({
+        masterKeys: MasterKeys.parse(MasterKeys.generate("bench")),
+        fields: PersonalFields.fromSchemas(Payload.HolderUpdated)
+      }).pipe(Layer.provide(Layer.succeed(EventStore, inner)))
+    )
+    const protectedStore = Context.get(context, EventStore)
+    yield* Measure.progress(`append 1 event with personal data, plain vs encrypted, ${clients} clients`)
+    const [plain, encrypted] = yield* Measure.runPair(
+      yield* Appends.operations("plain", clients, 1),
+      yield* Appends.operations("encrypted", clients, 1, protectedStore),
+      runOptions
+    )
+    yield* progressLine("plain", plain)
+    yield* progressLine("encrypted", encrypted)
+    return [
+      { scenario: "append 1 event with personal data, plain", mode: "plain", batch: 1, result: plain, vsRawPercent: undefined },
+      {
+        scenario: "append 1 event with personal data, encrypted",
+        mode: "encrypted",
+        batch: 1,
+        result: encrypted,
+        vsRawPercent: (encrypted.eventsPerSecond / plain.eventsPerSecond) * 100
+      }
+    ] satisfies ReadonlyArray<Report.AppendRow>
+  })
+
 const scenarios = (embedded: boolean, database: string) =>
   Effect.gen(function*() {
     const info = yield* Database.serverInfo
@@ -93,6 +128,7 @@ const scenarios = (embedded: boolean, database: string) =>
     const appends: Array<Report.AppendRow> = []
     for (const clients of [1, 4, Config.MAX_CLIENTS]) appends.push(...(yield* appendPair(runOptions, clients, 1)))
     appends.push(...(yield* appendPair(runOptions, Config.MAX_CLIENTS, 10)))
+    appends.push(...(yield* encryptionPair(runOptions, Config.MAX_CLIENTS)))
     const rehydrate = yield* Rehydrate.run(runOptions)
     const readAll = yield* ReadAll.run(config.readAllEvents, cpu)
     const cpus = Os.cpus()
