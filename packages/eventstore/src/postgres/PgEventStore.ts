@@ -77,6 +77,12 @@ interface Prepared {
   readonly events: ReadonlyArray<EventValidation.PreparedEvent>
 }
 
+interface AppendedRow {
+  readonly position: bigint
+  readonly version: bigint
+  readonly tx: bigint
+}
+
 /** An append whose compare-and-set did not match (or whose event ids exist): explained after the fact. */
 class AppendRejected {
   readonly _tag = "AppendRejected"
@@ -161,34 +167,55 @@ export const make = (options: PgEventStoreOptions = {}) =>
       return Result.succeed({ stream: parsed.success, expected, normalized, events: prepared.success })
     }
 
+    /**
+     * The compare-and-set on the stream's row: it returns the stream's new version, or no row when the
+     * expectation does not hold. The row lock it takes serialises writers of one stream until commit. (The
+     * append path writes only `version`: `deleted` only when reopening a deleted stream, no timestamps, so
+     * the update stays small and HOT.)
+     */
     const streamCas = (write: Prepared) => {
       const { category, stream } = write.stream
       const count = write.events.length
       switch (write.normalized._tag) {
         case "Any":
           return sql`INSERT INTO ${streamsTable} AS s (stream_id, category, version) VALUES (${stream}, ${category}, ${count})
-            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version, deleted = false, updated_at = now()
+            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version, deleted = false
             WHERE NOT s.tombstoned
-            RETURNING s.version - ${count} AS base`
+            RETURNING s.version`
         case "NoStream":
           return sql`INSERT INTO ${streamsTable} AS s (stream_id, category, version) VALUES (${stream}, ${category}, ${count})
-            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version, deleted = false, updated_at = now()
+            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version, deleted = false
             WHERE s.deleted AND NOT s.tombstoned
-            RETURNING s.version - ${count} AS base`
+            RETURNING s.version`
         case "StreamExists":
-          return sql`UPDATE ${streamsTable} AS s SET version = s.version + ${count}, updated_at = now()
+          return sql`UPDATE ${streamsTable} AS s SET version = s.version + ${count}
             WHERE s.stream_id = ${stream} AND NOT s.deleted AND NOT s.tombstoned
-            RETURNING s.version - ${count} AS base`
+            RETURNING s.version`
         case "Exact":
-          return sql`UPDATE ${streamsTable} AS s SET version = s.version + ${count}, updated_at = now()
+          return sql`UPDATE ${streamsTable} AS s SET version = s.version + ${count}
             WHERE s.stream_id = ${stream} AND s.version = ${write.normalized.version} AND NOT s.deleted AND NOT s.tombstoned
-            RETURNING s.version - ${count} AS base`
+            RETURNING s.version`
       }
     }
 
-    /** The single append statement: zero rows back means the compare-and-set did not match. */
+    /**
+     * The single append statement: the compare-and-set and the insert of every event, returning one row
+     * per event (none when the compare-and-set did not match). A single event binds scalars; several are
+     * bound as arrays and expanded with `unnest`.
+     */
     const appendStatement = (write: Prepared) => {
       const events = write.events
+      const { category, stream } = write.stream
+      if (events.length === 1) {
+        const event = events[0]!
+        return sql<AppendedRow>`
+          WITH stream AS (${streamCas(write)})
+          INSERT INTO ${eventsTable} (stream_id, category, version, event_id, type, schema_version, data, metadata)
+          SELECT ${stream}, ${category}, stream.version, ${event.eventId}::uuid, ${event.type}, ${event.schemaVersion},
+            ${event.data}::jsonb, ${event.metadata}::jsonb
+          FROM stream
+          RETURNING position, version, transaction_id::text::int8 AS tx`
+      }
       const ids = new Array<string>(events.length)
       const types = new Array<string>(events.length)
       const versions = new Array<number>(events.length)
@@ -202,31 +229,27 @@ export const make = (options: PgEventStoreOptions = {}) =>
         data[i] = event.data
         metadata[i] = event.metadata
       }
-      return sql<{ readonly base: bigint; readonly tx: bigint; readonly positions: ReadonlyArray<bigint> }>`
-        WITH stream AS (${streamCas(write)}),
-        appended AS (
-          INSERT INTO ${eventsTable} (stream_id, category, version, event_id, type, schema_version, data, metadata)
-          SELECT ${write.stream.stream}, ${write.stream.category}, stream.base + e.n, e.event_id, e.type, e.schema_version, e.data, e.metadata
-          FROM stream CROSS JOIN unnest(${ids}::uuid[], ${types}::text[], ${versions}::int4[], ${data}::jsonb[], ${metadata}::jsonb[])
-            WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, n)
-          RETURNING position, version
-        )
-        SELECT stream.base, pg_current_xact_id()::text::int8 AS tx,
-          ARRAY(SELECT position FROM appended ORDER BY version) AS positions
-        FROM stream`
+      return sql<AppendedRow>`
+        WITH stream AS (${streamCas(write)})
+        INSERT INTO ${eventsTable} (stream_id, category, version, event_id, type, schema_version, data, metadata)
+        SELECT ${stream}, ${category}, stream.version - ${events.length} + e.n, e.event_id, e.type, e.schema_version, e.data, e.metadata
+        FROM stream CROSS JOIN unnest(${ids}::uuid[], ${types}::text[], ${versions}::int4[], ${data}::jsonb[], ${metadata}::jsonb[])
+          WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, n)
+        RETURNING position, version, transaction_id::text::int8 AS tx`
     }
 
     const runAppend = (write: Prepared): Effect.Effect<AppendResult, AppendRejected | SqlError> =>
       appendStatement(write).pipe(
         Effect.flatMap((rows) => {
-          const row = rows[0]
-          if (row === undefined) return Effect.fail(new AppendRejected(write))
-          const positions = row.positions
+          if (rows.length === 0) return Effect.fail(new AppendRejected(write))
+          // Rows come back in insertion order, which is version order; sort defensively all the same.
+          const ordered = rows.length === 1 ? rows : [...rows].sort((a, b) => (a.version < b.version ? -1 : 1))
+          const last = ordered[ordered.length - 1]!
           return Effect.succeed<AppendResult>({
             streamId: write.stream.stream,
-            version: Number(row.base) + write.events.length,
-            positions,
-            checkpoint: Checkpoint.make(row.tx, positions[positions.length - 1]!)
+            version: Number(last.version),
+            positions: ordered.map((row) => row.position),
+            checkpoint: Checkpoint.make(last.tx, last.position)
           })
         }),
         Effect.catchIf(
@@ -437,8 +460,10 @@ export const make = (options: PgEventStoreOptions = {}) =>
           readonly truncate_before: bigint
           readonly created_at: Date
           readonly updated_at: Date
-        }>`SELECT version, deleted, tombstoned, truncate_before, created_at, updated_at
-           FROM ${streamsTable} WHERE stream_id = ${stream}`
+        }>`SELECT s.version, s.deleted, s.tombstoned, s.truncate_before, s.created_at,
+             greatest(s.updated_at, (SELECT e.recorded_at FROM ${eventsTable} e
+               WHERE e.stream_id = s.stream_id ORDER BY e.version DESC LIMIT 1)) AS updated_at
+           FROM ${streamsTable} s WHERE s.stream_id = ${stream}`
         const row = rows[0]
         if (row === undefined) return Option.none<StreamInfo>()
         return Option.some<StreamInfo>({
