@@ -391,7 +391,7 @@ const markdown = (r: Results) => {
       const pgRead = (read.cpu.postgresSeconds * 1e6) / read.events
       const pgRebuild = (s.cpu.postgresSeconds * 1e6) / s.events
       return [
-        `Where account_summary's rebuild time goes: the runner reads a page, applies it, commits, and only then reads the next, so reading and writing never overlap and the raw read rate is the ceiling of any rebuild. Per event: wall ${per(s.seconds, s.events)} us (raw read alone ${per(read.seconds, read.events)} us; around the handler ${per(s.handlerSeconds, s.events)} us). `,
+        `Where account_summary's rebuild time goes: while catching up the runner reads the next page while it applies the current one, so the rebuild runs close to the raw read rate of the same events, which is its ceiling. Per event: wall ${per(s.seconds, s.events)} us (raw read alone ${per(read.seconds, read.events)} us; around the handler ${per(s.handlerSeconds, s.events)} us). `,
         `Node CPU ${nodeRebuild.toFixed(2)} us (read alone ${nodeRead.toFixed(2)} us, so handler + runtime add ${(nodeRebuild - nodeRead).toFixed(2)} us: codec decode ${h.decodeUsPerEvent.toFixed(2)} us and fold ${h.foldUsPerEvent.toFixed(2)} us of it, measured on ${n(h.events)} events in memory). `,
         pgRead > 0
           ? `PostgreSQL CPU ${pgRebuild.toFixed(2)} us (read alone ${pgRead.toFixed(2)} us: the writes add ${(pgRebuild - pgRead).toFixed(2)} us). The handler's SQL in isolation (scratch tables, a transaction per batch): ${h.sqlUsPerEvent.toFixed(2)} us per event.`
