@@ -36,5 +36,24 @@ export const Transfers = CommandHandler.make({
   codec: transferCodec
 })
 
+/**
+ * The stored event types a reader of some current account event types must subscribe to: those types,
+ * plus every older or retired type an upcaster starts from, since it may read as one of them (e.g.
+ * `FundsWithdrawn` reads as `MoneyWithdrawn`, `AccountOpenedWithDeposit` as an opening and a deposit).
+ */
+export const storedAccountTypes = (current: ReadonlyArray<string>): ReadonlyArray<string> => [
+  ...new Set([...current, ...Account.upcasters.map((upcaster) => upcaster.type)])
+]
+
+/** The account events that move money (plus the opening, which fixes the currency). */
+export const MONEY_EVENT_TYPES = [
+  "AccountOpened",
+  "MoneyDeposited",
+  "MoneyWithdrawn",
+  "MoneyDebitedForTransfer",
+  "MoneyCreditedForTransfer",
+  "MoneyRefundedForTransfer"
+] as const satisfies ReadonlyArray<Account.AccountEvent["_tag"]>
+
 /** The fields encrypted per data subject (the account holder's name and email). */
 export const personalFields = PersonalFields.fromSchemas(Account.AccountEvent, Transfer.TransferEvent)

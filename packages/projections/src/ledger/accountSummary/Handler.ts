@@ -16,15 +16,10 @@ import { SqlClient } from "effect/sql/SqlClient"
 import { Account } from "@verity/domain"
 import { PersonalData, type RecordedEvent } from "@verity/eventstore"
 import { ProjectionFailure, type TablesContext } from "../../Projection.ts"
-import { accountCodec } from "../Streams.ts"
+import { accountCodec, storedAccountTypes } from "../Streams.ts"
 
-/**
- * Every account event type that can be STORED: the current ones and those an upcaster starts from (the
- * runtime filters on stored types, so a retired type left out here would silently skip old events).
- */
-export const storedAccountTypes: ReadonlyArray<string> = [
-  ...new Set([...Object.keys(Account.AccountEventVersions), ...Account.upcasters.map((u) => u.type)])
-]
+/** Every account event type that can be stored (current ones, and those an upcaster starts from). */
+export const accountTypes = storedAccountTypes(Object.keys(Account.AccountEventVersions))
 
 const ERASED_NAME: string = Account.ErasedHolderName
 const ERASED_EMAIL: string = Account.ErasedHolderEmail

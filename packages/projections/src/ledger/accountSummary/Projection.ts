@@ -21,7 +21,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import { PersonalData } from "@verity/eventstore"
 import { make, type TablesContext } from "../../Projection.ts"
 import { ACCOUNT_CATEGORY } from "../Streams.ts"
-import { apply, storedAccountTypes } from "./Handler.ts"
+import { accountTypes, apply } from "./Handler.ts"
 
 export const NAME = "account_summary"
 export const TABLE = "accounts"
@@ -51,7 +51,7 @@ export const projection = make({
   version: 1,
   description: "One row per account: holder, currency, balance, limit, status; redacted when the holder is forgotten",
   categories: [ACCOUNT_CATEGORY, PersonalData.ERASURE_CATEGORY],
-  eventTypes: [...storedAccountTypes, PersonalData.ERASURE_EVENT],
+  eventTypes: [...accountTypes, PersonalData.ERASURE_EVENT],
   tables: [{ name: TABLE, key: ["account_id"] }],
   migrate,
   apply

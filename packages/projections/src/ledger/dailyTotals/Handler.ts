@@ -8,22 +8,12 @@
 import { PgTypes } from "@effect/sql-pg"
 import { Effect, Result } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Account } from "@verity/domain"
 import type { RecordedEvent } from "@verity/eventstore"
 import { ProjectionFailure, type TablesContext } from "../../Projection.ts"
-import { accountCodec } from "../Streams.ts"
+import { accountCodec, MONEY_EVENT_TYPES, storedAccountTypes } from "../Streams.ts"
 
-const RELEVANT = [
-  "AccountOpened",
-  "MoneyDeposited",
-  "MoneyWithdrawn",
-  "MoneyDebitedForTransfer",
-  "MoneyCreditedForTransfer",
-  "MoneyRefundedForTransfer"
-] as const satisfies ReadonlyArray<Account.AccountEvent["_tag"]>
-
-/** The relevant current types plus every stored type an upcaster starts from. */
-export const storedTypes: ReadonlyArray<string> = [...new Set([...RELEVANT, ...Account.upcasters.map((u) => u.type)])]
+/** The money events, and every stored type that may read as one. */
+export const storedTypes = storedAccountTypes(MONEY_EVENT_TYPES)
 
 type Column = "deposits" | "withdrawals" | "transfersIn" | "transfersOut" | "refunds"
 

@@ -10,27 +10,14 @@
 import { PgTypes } from "@effect/sql-pg"
 import { Effect, Result } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Account } from "@verity/domain"
 import type { RecordedEvent } from "@verity/eventstore"
 import { ProjectionFailure, type TablesContext } from "../../Projection.ts"
-import { accountCodec } from "../Streams.ts"
+import { accountCodec, MONEY_EVENT_TYPES, storedAccountTypes } from "../Streams.ts"
 
 export type Kind = "deposit" | "withdrawal" | "transfer_debit" | "transfer_credit" | "transfer_refund"
 
-const RELEVANT = [
-  "AccountOpened",
-  "MoneyDeposited",
-  "MoneyWithdrawn",
-  "MoneyDebitedForTransfer",
-  "MoneyCreditedForTransfer",
-  "MoneyRefundedForTransfer"
-] as const satisfies ReadonlyArray<Account.AccountEvent["_tag"]>
-
-/**
- * Stored types to read: the relevant current types, plus every type an upcaster starts from (a retired type
- * such as `FundsWithdrawn` or `AccountOpenedWithDeposit` reads as relevant current events).
- */
-export const storedTypes: ReadonlyArray<string> = [...new Set([...RELEVANT, ...Account.upcasters.map((u) => u.type)])]
+/** The money events, and every stored type that may read as one. */
+export const storedTypes = storedAccountTypes(MONEY_EVENT_TYPES)
 
 interface Movement {
   readonly accountId: string
