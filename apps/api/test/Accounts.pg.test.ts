@@ -143,7 +143,7 @@ forEachDatabase((target) => {
         }
         // A malformed id is a validation error, not a 404.
         const bad = T.isProblem(yield* T.alice.get("/accounts/not-a-uuid"), 400)
-        assert.deepStrictEqual((bad as any).errors[0].path, ["params", "id"])
+        assert.deepStrictEqual(bad.errors[0].path, ["params", "id"])
       }))
 
     it.effect("lists accounts page by page", () =>
@@ -184,7 +184,7 @@ forEachDatabase((target) => {
         assert.isString(events[2].recordedAt)
         assert.isUndefined(all.body.nextFromVersion)
         const page = yield* T.alice.get(`/accounts/${id}/events?fromVersion=2&limit=1`)
-        assert.deepStrictEqual(page.body.events.map((e: any) => e.version), [2])
+        assert.deepStrictEqual(page.body.events.map((e: { readonly version: number }) => e.version), [2])
         assert.strictEqual(page.body.nextFromVersion, 3)
         T.isProblem(yield* T.alice.get(`/accounts/${id}/events?fromVersion=0`), 400)
       }))

@@ -45,7 +45,7 @@ forEachDatabase((target) => {
         assert.strictEqual(source.body.state.balance, 700)
         assert.strictEqual(target.body.state.balance, 300)
         const history = yield* T.alice.get(`/accounts/${to}/events`)
-        const credit = history.body.events.find((e: any) => e.type === "MoneyCreditedForTransfer")
+        const credit = history.body.events.find((e: { readonly type: string }) => e.type === "MoneyCreditedForTransfer")
         assert.isDefined(credit)
         assert.strictEqual(credit.metadata.correlationId, "transfer-corr-1", "the process manager keeps the correlation id")
       }))

@@ -53,7 +53,11 @@ export const layerWith = <A, R>(target: TestTarget, settings: Partial<ApiSetting
 export interface Reply {
   readonly status: number
   readonly headers: Headers
-  /** Parsed JSON when the body is JSON, the text otherwise. */
+  /**
+   * Parsed JSON when the body is JSON, the text otherwise. Deliberately `any`: tests probe response
+   * bodies field by field, and a field of the wrong shape fails its assertion; typing every response here
+   * would only restate the API's schemas.
+   */
   readonly body: any
   readonly text: string
 }
@@ -131,8 +135,8 @@ export const eventCount = Effect.gen(function*() {
   return Number(rows[0]?.n ?? 0)
 }).pipe(Effect.orDie)
 
-/** Asserts the RFC 9457 shape every error has. */
-export const isProblem = (reply: Reply, status: number, title?: string): Record<string, any> => {
+/** Asserts the RFC 9457 shape every error has; returns the body (`any`, as `Reply.body`) for further checks. */
+export const isProblem = (reply: Reply, status: number, title?: string): Reply["body"] => {
   if (reply.status !== status) throw new Error(`expected ${status}, got ${reply.status}: ${reply.text}`)
   if (!(reply.headers.get("content-type") ?? "").startsWith("application/problem+json")) {
     throw new Error(`expected problem+json, got ${reply.headers.get("content-type")}: ${reply.text}`)
