@@ -6,6 +6,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { Account } from "@verity/domain"
+import { EventStore } from "@verity/eventstore"
 import { forEachDatabase } from "@verity/eventstore/testing"
 import { LedgerStreams } from "@verity/projections"
 import * as T from "./support/TestApi.ts"
@@ -175,8 +176,8 @@ forEachDatabase((target) => {
         const all = yield* T.alice.get(`/accounts/${id}/events`)
         assert.strictEqual(all.status, 200)
         assert.strictEqual(all.headers.get("etag"), '"3"')
-        const events = all.body.events as Array<any>
-        assert.deepStrictEqual(events.map((e) => [e.version, e.type]), [[1, "AccountOpened"], [2, "MoneyDeposited"], [3, "MoneyDeposited"]])
+        const events = all.body.events
+        assert.deepStrictEqual(events.map((e: { readonly version: number; readonly type: string }) => [e.version, e.type]), [[1, "AccountOpened"], [2, "MoneyDeposited"], [3, "MoneyDeposited"]])
         assert.strictEqual(events[0].data.holderName, "Grace Hopper", "personal data decrypted for the caller")
         assert.deepStrictEqual(events[0].erasedFields, [])
         assert.strictEqual(events[2].metadata.correlationId, "req-history-1")
@@ -187,6 +188,25 @@ forEachDatabase((target) => {
         assert.deepStrictEqual(page.body.events.map((e: { readonly version: number }) => e.version), [2])
         assert.strictEqual(page.body.nextFromVersion, 3)
         T.isProblem(yield* T.alice.get(`/accounts/${id}/events?fromVersion=0`), 400)
+      }))
+
+    it.effect("history shows events at their current version; older stored versions are upcast and say so", () =>
+      Effect.gen(function*() {
+        const id = yield* T.openAccount("EUR")
+        const store = yield* EventStore
+        // A withdrawal stored by the v1 code: the retired type FundsWithdrawn with decimal euros.
+        yield* store.append(`account-${id}`, 1, [{
+          eventId: crypto.randomUUID(),
+          type: "FundsWithdrawn",
+          schemaVersion: 1,
+          data: { accountId: id, amount: 12.5, at: 1_700_000_000_000 }
+        }])
+        const history = yield* T.alice.get(`/accounts/${id}/events`)
+        const withdrawal = history.body.events[1]
+        assert.deepInclude(withdrawal, { version: 2, type: "MoneyWithdrawn", schemaVersion: 2 })
+        assert.deepStrictEqual(withdrawal.storedAs, { type: "FundsWithdrawn", schemaVersion: 1 })
+        assert.deepInclude(withdrawal.data, { amount: 1250, currency: "EUR" })
+        assert.isUndefined(history.body.events[0].storedAs)
       }))
 
     it.effect("time travel: the state at a version and at an instant", () =>

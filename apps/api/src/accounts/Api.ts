@@ -94,12 +94,19 @@ export const HistoryEvent = Schema.Struct({
   version: Schema.Int,
   position: Schema.String,
   eventId: Schema.String,
-  /** The event type and schema version as stored (older versions are read through upcasters). */
+  /**
+   * The event as the domain reads it today: its CURRENT type and schema version, the data upcast to that
+   * version (an old event that an upcaster splits appears as several entries with the same version).
+   */
   type: Schema.String,
   schemaVersion: Schema.Int,
   recordedAt: Schema.String,
   data: Schema.Json,
   metadata: Schema.Json,
+  /** How the event is stored, when that differs from `type`/`schemaVersion` (an older version). */
+  storedAs: Schema.optionalKey(Schema.Struct({ type: Schema.String, schemaVersion: Schema.Int })),
+  /** Why the stored event could not be upcast (then `data` is the stored data, unchanged). */
+  upcastError: Schema.optionalKey(Schema.String),
   /** Personal-data fields that read as placeholders because the holder was forgotten. */
   erasedFields: Schema.Array(Schema.String)
 }).annotate({ identifier: "HistoryEvent" })

@@ -4,13 +4,14 @@
  * or a fold of the stream up to a version or instant (time travel). No response of a command carries
  * personal data: recorded idempotent responses must stay free of it after a holder is forgotten.
  */
-import { Duration, Effect, Option, type Schema } from "effect"
+import { Duration, Effect, Option, Result, type Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { Account, Money } from "@verity/domain"
 import { EventStore, type RecordedEvent } from "@verity/eventstore"
 import { LedgerReadModels, LedgerStreams, Projections } from "@verity/projections"
 import { VerityApi } from "../Api.ts"
+import type { HistoryEvent } from "./Api.ts"
 import * as AccountCache from "../AccountCache.ts"
 import { ApiConfig } from "../ApiConfig.ts"
 import * as Commands from "../Commands.ts"
@@ -58,17 +59,29 @@ const withETag = (accountId: string, outcome: Commands.Outcome) =>
 const respond = (accountId: string) => (outcome: Commands.Outcome | HttpServerResponse.HttpServerResponse) =>
   HttpServerResponse.isHttpServerResponse(outcome) ? outcome : withETag(accountId, outcome)
 
-const historyEvent = (event: RecordedEvent) => ({
-  version: event.version,
-  position: event.position.toString(),
-  eventId: event.eventId,
-  type: event.type,
-  schemaVersion: event.schemaVersion,
-  recordedAt: event.recordedAt.toISOString(),
-  data: event.data as Schema.Json,
-  metadata: event.metadata as Schema.Json,
-  erasedFields: event.erasedFields ?? []
-})
+/** One stored event as history entries at current versions (several when an upcaster splits it). */
+const historyEntries = (event: RecordedEvent): ReadonlyArray<typeof HistoryEvent.Type> => {
+  const common = {
+    version: event.version,
+    position: event.position.toString(),
+    eventId: event.eventId,
+    recordedAt: event.recordedAt.toISOString(),
+    metadata: event.metadata as Schema.Json,
+    erasedFields: event.erasedFields ?? []
+  }
+  const stored = { type: event.type, schemaVersion: event.schemaVersion }
+  const upcast = LedgerStreams.accountCodec.upcast(event, event)
+  if (Result.isFailure(upcast)) {
+    return [{ ...common, ...stored, data: event.data as Schema.Json, upcastError: upcast.failure }]
+  }
+  return upcast.success.map((piece) => ({
+    ...common,
+    type: piece.type,
+    schemaVersion: piece.schemaVersion,
+    data: piece.data as Schema.Json,
+    ...(piece.type === event.type && piece.schemaVersion === event.schemaVersion ? {} : { storedAs: stored })
+  }))
+}
 
 export const AccountsHttp = HttpApiBuilder.group(
   VerityApi,
@@ -191,7 +204,7 @@ export const AccountsHttp = HttpApiBuilder.group(
           return HttpApiSchema.withHeaders({
             body: {
               accountId: params.id,
-              events: page.map(historyEvent),
+              events: page.flatMap(historyEntries),
               ...(more === undefined ? {} : { nextFromVersion: more.version })
             },
             headers: { etag: Commands.etag(info.value.version) }
