@@ -15,7 +15,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import { Checkpoint, EventStore, type RecordedEvent, StoreUnavailable } from "@verity/eventstore"
 import * as Os from "node:os"
 import * as Migrations from "./Migrations.ts"
-import { generationSchema, type Projection } from "./Projection.ts"
+import type { Projection } from "./Projection.ts"
 import * as Registry from "./Registry.ts"
 import * as Runner from "./Runner.ts"
 import * as Verify from "./Verify.ts"
@@ -517,4 +517,5 @@ export const make = (options: ProjectionsOptions) =>
 /** Needs a `PgClient` and the `EventStore` (the protected one when personal data is encrypted). */
 export const layer = (options: ProjectionsOptions) => Layer.effect(Projections, make(options))
 
-export { generationSchema, StoreUnavailable }
+/** Re-exported for callers that name the runtime's error types. */
+export { StoreUnavailable }

@@ -3,9 +3,7 @@
  * fence that keeps a runner that lost its lock from writing), views, and parked streams.
  */
 import { Effect, Option } from "effect"
-import { SqlClient as SqlClientService } from "effect/sql/SqlClient"
-import type { SqlClient } from "effect/sql/SqlClient"
-import type { SqlError } from "effect/sql/SqlError"
+import { SqlClient } from "effect/sql/SqlClient"
 import { Checkpoint } from "@verity/eventstore"
 import { generationSchema, type Projection, type TablesContext } from "./Projection.ts"
 import { SCHEMA } from "./Migrations.ts"
@@ -124,7 +122,7 @@ export const make = (sql: SqlClient) => {
       const ctx = context(projection, number, true)
       yield* sql`DROP SCHEMA IF EXISTS ${sql(ctx.schema)} CASCADE`
       yield* sql`CREATE SCHEMA ${sql(ctx.schema)}`
-      yield* projection.migrate(ctx).pipe(Effect.provideService(SqlClientService, sql))
+      yield* projection.migrate(ctx).pipe(Effect.provideService(SqlClient, sql))
       const first = locked[0]?.active_generation === null || locked[0]?.active_generation === undefined
       const state: GenerationState = first ? "active" : "building"
       yield* sql`
@@ -214,4 +212,3 @@ export const make = (sql: SqlClient) => {
 
 export type Registry = ReturnType<typeof make>
 
-export type RegistryError = SqlError
