@@ -4,8 +4,9 @@
  * production; only its lifecycle (initdb, start, stop with the caller's scope) is managed here.
  *
  * PostgreSQL refuses to run as root. On a root machine the server runs as a `postgres` system user (created
- * if missing), and since that user may not be able to reach the binaries inside the checkout (a clone in a
- * `mktemp -d` folder is private), they are copied once into a shared folder under the OS temp directory.
+ * if missing). That user may not be able to reach the binaries inside the checkout (a clone in a `mktemp -d`
+ * folder is private), so they are copied once into a shared folder under the OS temp directory; and the
+ * folders on the way to the data folder are made traversable for it (see `openPathTo`).
  */
 import { Data, Effect, Scope } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
@@ -98,6 +99,26 @@ const traversableByOthers = async (path: string) => {
     if (stat !== undefined && stat.isDirectory() && (stat.mode & FsConstants.S_IXOTH) === 0) return false
     const parent = Path.dirname(current)
     if (parent === current) return true
+    current = parent
+  }
+}
+
+/**
+ * As root, the server's user must be able to walk to its data folder. Folders owned by root on the way that
+ * do not let others through get the traverse bit (o+x: entering, not listing); returns what changed. A
+ * folder owned by someone else is left alone (the start then fails with the server's own message).
+ */
+const openPathTo = async (path: string) => {
+  const opened: Array<string> = []
+  let current = Path.resolve(path)
+  while (true) {
+    const stat = await Fs.stat(current)
+    if ((stat.mode & FsConstants.S_IXOTH) === 0 && stat.uid === 0) {
+      await Fs.chmod(current, (stat.mode & 0o7777) | FsConstants.S_IXOTH)
+      opened.push(current)
+    }
+    const parent = Path.dirname(current)
+    if (parent === current) return opened
     current = parent
   }
 }
@@ -220,11 +241,9 @@ export const start = (
     const identity = yield* attempt("no postgres user to run the server as", serverIdentity)
     if (identity !== undefined) {
       yield* Effect.promise(() => Fs.mkdir(Path.dirname(dataDir), { recursive: true }))
-      if (!(yield* Effect.promise(() => traversableByOthers(Path.dirname(dataDir))))) {
-        return yield* new EmbeddedPostgresError({
-          message: `running as root, the server runs as the "${USER}" user, which cannot reach ${dataDir}: ` +
-            "give its folders o+x, or choose a data folder elsewhere (VERITY_DATA_DIR)"
-        })
+      const opened = yield* attempt("could not open the data folder's path to the postgres user", () => openPathTo(Path.dirname(dataDir)))
+      if (opened.length > 0) {
+        yield* Effect.logWarning(`let the "${USER}" user traverse (o+x, not list) ${opened.join(", ")} to reach ${dataDir}`)
       }
     }
     const bin = Path.join(yield* attempt("could not find the PostgreSQL binaries", () => reachableBinaries(identity)), "bin")
