@@ -1,7 +1,7 @@
 /**
  * Helpers for the transfer process manager suites: the ledger runtime on a test database (master key
  * from a ConfigProvider, fast polling, small batches), account and transfer commands, condition waits
- * with timeouts, and a fault-injecting `EventStore` wrapper.
+ * with timeouts, and an `EventStore` wrapper that fails chosen append attempts.
  */
 import { ConfigProvider, Effect, Layer, Option, Schema } from "effect"
 import { Account, Ids, Money, Text, Timestamp, Transfer } from "@verity/domain"
@@ -146,7 +146,7 @@ export const settled = (transferId: Ids.TransferId, timeout: `${number} seconds`
 
 // --- faults --------------------------------------------------------------------------------------------------
 
-/** A small seeded PRNG (mulberry32): fault schedules are reproducible from the seed. */
+/** A small seeded PRNG (mulberry32): workloads and the choice of fault points are reproducible from the seed. */
 export const prng = (seed: number) => {
   let a = seed >>> 0
   return () => {
@@ -158,58 +158,95 @@ export const prng = (seed: number) => {
   }
 }
 
-export interface Faults {
-  readonly random: () => number
-  /** Probability that an append fails (retryable) BEFORE reaching the store: nothing written. */
-  before: number
-  /** Probability that an append fails (retryable) AFTER the store wrote it: "commit outcome unknown". */
-  after: number
-  /** Probability that an append starts an outage: this and the next `outageLength - 1` appends fail. */
-  outage: number
-  outageLength: number
-  /** Appends that fail with a NON-retryable error before anything is written (a bug, a broken stream). */
-  fatal: (stream: string, events: ReadonlyArray<NewEvent>) => boolean
-  readonly injected: { before: number; after: number; outage: number; fatal: number }
+/**
+ * Where the appends made through one `Faults` fail, by the ordinal (1-based) of the append ATTEMPT made
+ * through it (a command handler's retry is an attempt too). Chosen points, not probabilities: a fault in
+ * the plan happens as soon as that many attempts were made, however fast or slow the machine is.
+ */
+export interface FaultPlan {
+  /** Attempts that fail (retryable) BEFORE reaching the store: nothing written. */
+  readonly before?: ReadonlyArray<number>
+  /** Attempts the store performs, then reported as failed (retryable): "commit outcome unknown". */
+  readonly after?: ReadonlyArray<number>
+  /** Outages: `length` consecutive attempts from `from` on fail (retryable) before reaching the store. */
+  readonly outages?: ReadonlyArray<{ readonly from: number; readonly length: number }>
+  /** The attempt the store performs and then never answers: the process dies in the middle of the call. */
+  readonly hang?: number
 }
 
-export const makeFaults = (seed: number, rates: Partial<Pick<Faults, "before" | "after" | "outage" | "outageLength">> = {}): Faults => ({
-  random: prng(seed),
-  before: rates.before ?? 0,
-  after: rates.after ?? 0,
-  outage: rates.outage ?? 0,
-  outageLength: rates.outageLength ?? 6,
+/** Faults injected so far, by kind. */
+export interface FaultCounts {
+  before: number
+  after: number
+  outage: number
+  hang: number
+  fatal: number
+}
+
+export interface Faults {
+  plan: FaultPlan
+  /** Append attempts made through these faults so far (the next one is `attempts + 1`). */
+  attempts: number
+  /** Appends that fail with a NON-retryable error before anything is written (a bug, a broken stream). */
+  fatal: (stream: string, events: ReadonlyArray<NewEvent>) => boolean
+  readonly injected: FaultCounts
+}
+
+export const faultCounts = (): FaultCounts => ({ before: 0, after: 0, outage: 0, hang: 0, fatal: 0 })
+
+/** Faults following `plan`, counting what they inject into `injected` (shareable between several). */
+export const makeFaults = (plan: FaultPlan = {}, injected: FaultCounts = faultCounts()): Faults => ({
+  plan,
+  attempts: 0,
   fatal: () => false,
-  injected: { before: 0, after: 0, outage: 0, fatal: 0 }
+  injected
 })
+
+/** The highest attempt ordinal `plan` names (0 for an empty plan): once past it, every fault has happened. */
+export const lastFaultAttempt = (plan: FaultPlan): number =>
+  Math.max(
+    0,
+    ...(plan.before ?? []),
+    ...(plan.after ?? []),
+    ...(plan.outages ?? []).map((o) => o.from + o.length - 1),
+    ...(plan.hang === undefined ? [] : [plan.hang])
+  )
+
+const faultAt = (plan: FaultPlan, attempt: number): Exclude<keyof FaultCounts, "fatal"> | undefined => {
+  if (plan.hang === attempt) return "hang"
+  if ((plan.outages ?? []).some((o) => attempt >= o.from && attempt < o.from + o.length)) return "outage"
+  if (plan.before?.includes(attempt) === true) return "before"
+  if (plan.after?.includes(attempt) === true) return "after"
+  return undefined
+}
+
+export const isInjectedOutage = (error: unknown): boolean =>
+  error instanceof StoreUnavailable && error.detail === "injected outage"
 
 const unavailable = (detail: string, retryable = true) =>
   new StoreUnavailable({ operation: "append", reason: retryable ? "Connection" : "Unexpected", retryable, detail })
 
 /** Wraps a store: `append` fails as `faults` say (other operations pass through). */
 export const faultyStore = (inner: EventStore["Service"], faults: Faults): EventStore["Service"] => {
-  let outageLeft = 0
   const append: EventStore["Service"]["append"] = (stream, expected, events, options) =>
     Effect.suspend(() => {
       if (faults.fatal(stream, events)) {
         faults.injected.fatal++
         return Effect.fail(unavailable(`injected fatal failure of ${stream}`, false))
       }
-      if (outageLeft === 0 && faults.random() < faults.outage) outageLeft = faults.outageLength
-      if (outageLeft > 0) {
-        outageLeft--
-        faults.injected.outage++
-        return Effect.fail(unavailable("injected outage"))
+      const fault = faultAt(faults.plan, ++faults.attempts)
+      if (fault !== undefined && fault !== "after" && fault !== "hang") {
+        faults.injected[fault]++
+        return Effect.fail(unavailable(fault === "outage" ? "injected outage" : "injected failure before the append"))
       }
-      if (faults.random() < faults.before) {
-        faults.injected.before++
-        return Effect.fail(unavailable("injected failure before the append"))
-      }
-      const failAfter = faults.random() < faults.after
-      return inner.append(stream, expected, events, options).pipe(
-        Effect.flatMap((result): Effect.Effect<AppendResult, StoreUnavailable> => {
-          if (!failAfter) return Effect.succeed(result)
-          faults.injected.after++
-          return Effect.fail(unavailable("injected failure after the append (outcome unknown)"))
+      const write = inner.append(stream, expected, events, options)
+      if (fault === undefined) return write
+      // Whatever the store answered (written, or e.g. a version conflict), the caller never learns it.
+      return write.pipe(
+        Effect.exit,
+        Effect.flatMap((): Effect.Effect<AppendResult, StoreUnavailable> => {
+          faults.injected[fault]++
+          return fault === "hang" ? Effect.never : Effect.fail(unavailable("injected failure after the append (outcome unknown)"))
         })
       )
     })
