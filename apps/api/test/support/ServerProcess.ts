@@ -36,6 +36,10 @@ export interface RunningServer {
   readonly output: () => string
   /** SIGTERM, then the exit code (or the signal's name) once the process is gone. */
   readonly stop: () => Promise<number | string>
+  /** Sends `signal` (e.g. SIGKILL) without waiting. */
+  readonly kill: (signal: NodeJS.Signals) => void
+  /** The exit code (or the signal's name), once the process is gone. */
+  readonly exited: Promise<number | string>
 }
 
 /** The environment without anything that would point the child at the test runner's databases. */
@@ -94,6 +98,8 @@ export const start = async (
     pid: child.pid!,
     devToken,
     output: () => output,
+    kill: (signal) => void child.kill(signal),
+    exited,
     stop: async () => {
       child.kill("SIGTERM")
       const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
