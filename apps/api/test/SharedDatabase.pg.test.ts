@@ -10,6 +10,7 @@
  * - `pg_terminate_backend` of every API connection: the API recovers by itself;
  * - a data folder that is gone: the API and `replayer follow` exit non-zero for a supervisor to restart.
  */
+import type { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs/promises"
@@ -68,7 +69,6 @@ describe("many processes on one embedded data folder", () => {
     withFolder(async ({ dataDir }, servers) => {
       const first = await start(servers, dataDir)
       const second = await start(servers, dataDir)
-      assert.include(second.output(), "attached to the PostgreSQL already running")
       const account = await Shared.openAccount(first)
       const onFirst = Shared.load(first, account, { workers: 2 })
       const onSecond = Shared.load(second, account, { workers: 2 })
@@ -78,6 +78,7 @@ describe("many processes on one embedded data folder", () => {
       const seen = onFirst.successes()
       await Shared.waitFor("deposits after the second API left", () => onFirst.successes() >= seen + 20)
       assert.deepStrictEqual(notOk(await onFirst.stop()), [], "the first API kept answering 200")
+      assert.include(second.output(), "attached to the PostgreSQL already running")
       const { pid } = await Shared.postmaster(dataDir)
       assert.strictEqual(await first.stop(), 0, first.output())
       await Shared.waitFor("the last one out stopped the server", () => !Shared.alive(pid))
@@ -156,6 +157,15 @@ describe("the database goes away", () => {
       const account = await Shared.openAccount(api)
       const traffic = Shared.load(api, account)
       await Shared.waitFor("deposits", () => traffic.successes() >= 20)
+      const projectionLocks = (sql: PgClient.PgClient) =>
+        Effect.map(
+          sql<{ readonly n: bigint }>`
+            SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+            WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'verity%'`,
+          (rows) => Number(rows[0]!.n)
+        )
+      await Shared.waitFor("every projection holds its lock", async () => (await Shared.onServer(dataDir, projectionLocks)) >= 4)
+      const locks = await Shared.onServer(dataDir, projectionLocks)
       const terminated = await Shared.onServer(dataDir, (sql) =>
         sql<{ readonly n: bigint }>`
           SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
@@ -169,6 +179,8 @@ describe("the database goes away", () => {
       assert.strictEqual(state.status, 200, state.text)
       assert.isAtLeast(state.body.balance, traffic.successes())
       await Shared.waitFor("/ready again", async () => (await Shared.client(api)("GET", "/ready")).status === 200)
+      // The runners noticed their locks went with their connections, and took them again.
+      await Shared.waitFor("the projection locks are held again", async () => (await Shared.onServer(dataDir, projectionLocks)) === locks)
     }), TIMEOUT)
 
   it.live("a data folder that is gone cannot be recovered: the API and replayer follow exit non-zero", () =>
