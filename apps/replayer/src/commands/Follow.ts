@@ -3,10 +3,8 @@
  * or until the database cannot be recovered (exit 1, for a supervisor to start the worker again).
  */
 import { Console, Effect, Schedule } from "effect"
-import { DatabaseHealth } from "@verity/eventstore"
 import { Command, Flag } from "effect/cli"
 import { Projections } from "@verity/projections"
-import { OperationFailed } from "../Failures.ts"
 import * as Runtime from "../Runtime.ts"
 import { render } from "./Status.ts"
 
@@ -25,9 +23,6 @@ export const follow = Command.make(
           Effect.forkChild
         )
       }
-      const health = yield* DatabaseHealth
-      return yield* health.unrecoverable.pipe(
-        Effect.mapError((error) => new OperationFailed({ message: `database lost for good: ${error.message}` }))
-      )
-    }).pipe(Effect.provide(Runtime.layer({ run: true })))
+      return yield* Effect.never
+    }).pipe(Runtime.provide({ run: true }))
 ).pipe(Command.withDescription("Run the projections live (a worker process), printing their status"))
