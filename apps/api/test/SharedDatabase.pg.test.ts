@@ -84,6 +84,17 @@ describe("many processes on one embedded data folder", () => {
       await Shared.waitFor("the last one out stopped the server", () => !Shared.alive(pid))
     }), TIMEOUT)
 
+  it.live("two APIs started at the same moment on an empty folder: one starts the server, the other attaches", () =>
+    withFolder(async ({ dataDir }, servers) => {
+      const both = await Promise.all([start(servers, dataDir), start(servers, dataDir)])
+      const attached = both.filter((server) => server.output().includes("attached to the PostgreSQL already running"))
+      assert.strictEqual(attached.length, 1, both.map((server) => server.output()).join("\n---\n"))
+      const account = await Shared.openAccount(both[0])
+      const loads = both.map((server) => Shared.load(server, account, { workers: 2 }))
+      await Shared.waitFor("deposits through both", () => loads.every((l) => l.successes() >= 20))
+      for (const l of loads) assert.deepStrictEqual(notOk(await l.stop()), [])
+    }), TIMEOUT)
+
   it.live("kill -9 of the process that started the server: the other keeps serving, and restarts it when it dies", () =>
     withFolder(async ({ dataDir }, servers) => {
       const starter = await start(servers, dataDir)

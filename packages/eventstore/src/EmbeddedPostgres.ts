@@ -242,14 +242,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // --- the start lock ----------------------------------------------------------------------------------------
 
-/** A lock older than this is stale whoever holds it: every step taken under it is bounded well below. */
-const LOCK_STALE_MS = 180_000
-const LOCK_WAIT_MS = 240_000
+/** The holder touches its lock every few seconds; one untouched for this long is stale whoever holds it. */
+const LOCK_STALE_MS = 30_000
+/** Every step under the lock is bounded (waits of 60 s, a few start attempts): a wait beyond this is a fault. */
+const LOCK_WAIT_MS = 600_000
 
 /**
  * One attempt at `<dataDir>.lock`: created atomically with our pid in it (written to a private file first,
- * then hard-linked into place, which fails when the lock exists). A lock whose holder is dead, or that is
- * older than any step under it can take, is removed so the next attempt can take it. Two processes breaking
+ * then hard-linked into place, which fails when the lock exists). A lock whose holder is dead, or that its
+ * holder stopped touching (a reused pid), is removed so the next attempt can take it. Two processes breaking
  * the same stale lock at once could both go on; PostgreSQL's own `postmaster.pid` check then refuses the
  * second server, whose start fails and is retried as an attach.
  */
@@ -286,7 +287,15 @@ const withLock = <A, E, R>(dataDir: string, effect: Effect.Effect<A, E, R>) => {
         await sleep(50)
       }
     }),
-    () => effect,
+    () =>
+      Effect.gen(function*() {
+        const touch = Effect.promise(() => {
+          const now = new Date()
+          return Fs.utimes(path, now, now).catch(() => undefined)
+        })
+        yield* touch.pipe(Effect.repeat(Schedule.spaced("5 seconds")), Effect.forkScoped)
+        return yield* effect
+      }).pipe(Effect.scoped),
     () =>
       Effect.promise(async () => {
         const text = await Fs.readFile(path, "utf8").catch(() => "")
