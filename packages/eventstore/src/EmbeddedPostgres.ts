@@ -332,11 +332,19 @@ const liveUsers = async (dataDir: string) => {
 // --- starting and stopping -----------------------------------------------------------------------------------
 
 /**
- * Starts the postmaster in its own session (a Ctrl-C meant for the process that started it, or that
- * process's death, must not reach a server others use), its log appended to `<dataDir>.log`. Resolves
+ * Starts the postmaster, its log appended to `<dataDir>.log`. A shared server runs in its own session (a
+ * Ctrl-C meant for the process that started it must not reach a server others use); an ephemeral one stays
+ * in its starter's process group, so a Ctrl-C of a test run takes it down too. Resolves
  * with its pid once `postmaster.pid` says it is ready; rejects with the log's tail if it exits first.
  */
-const launch = async (bin: string, dataDir: string, port: number, flags: ReadonlyArray<string>, identity: Identity | undefined) => {
+const launch = async (
+  bin: string,
+  dataDir: string,
+  port: number,
+  flags: ReadonlyArray<string>,
+  identity: Identity | undefined,
+  shared: boolean
+) => {
   const logPath = `${dataDir}.log`
   const log = await Fs.open(logPath, "a")
   const offset = (await log.stat()).size
@@ -350,7 +358,7 @@ const launch = async (bin: string, dataDir: string, port: number, flags: Readonl
       "-c", "unix_socket_directories=",
       "-c", "max_connections=300",
       ...flags
-    ], { ...spawnOptions(identity), detached: true, stdio: ["ignore", "ignore", log.fd] })
+    ], { ...spawnOptions(identity), detached: shared, stdio: ["ignore", "ignore", log.fd] })
   } finally {
     await log.close() // the child has its own copy of the descriptor
   }
@@ -465,7 +473,7 @@ export const start = (
         const chosen = port ?? (Number.isInteger(found?.port) && found!.port > 0 ? found!.port : yield* freePort)
         // Backends of a postmaster killed with -9 exit on their own within moments; until then the server
         // refuses to start ("shared memory block is still in use"): try a few times.
-        yield* attempt(`could not start PostgreSQL on port ${chosen}`, () => launch(bin, dataDir, chosen, options.postgresFlags ?? [], identity)).pipe(
+        yield* attempt(`could not start PostgreSQL on port ${chosen}`, () => launch(bin, dataDir, chosen, options.postgresFlags ?? [], identity, options.ephemeral !== true)).pipe(
           Effect.retry({ schedule: Schedule.exponential("200 millis"), times: 4 })
         )
         return { mode: "started" as const, port: chosen }
