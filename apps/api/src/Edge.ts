@@ -10,6 +10,7 @@ import { HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse, Pro
 import { ApiConfig } from "./ApiConfig.ts"
 import * as Correlation from "./Correlation.ts"
 import * as Limits from "./Limits.ts"
+import * as Outage from "./Outage.ts"
 import * as Problems from "./Problems.ts"
 
 /** Paths that never wait for a database slot: probes and documentation. */
@@ -64,7 +65,10 @@ const defaultDetail = (status: number) => {
   }
 }
 
-/** Failures that escaped every handler: routing misses become 404, the rest 500 (logged, not shown). */
+/**
+ * Failures that escaped every handler: routing misses become 404, an outage 503, the rest 500 (logged,
+ * not shown).
+ */
 const recover = (cause: Cause.Cause<unknown>) =>
   Effect.gen(function*() {
     if (Cause.hasInterruptsOnly(cause)) return yield* Effect.failCause(cause)
@@ -78,6 +82,11 @@ const recover = (cause: Cause.Cause<unknown>) =>
             ? Problems.response(413, "PayloadTooLarge", "the request body is too large")
             : Problems.response(400, "BadRequest", "the request could not be read")
       }
+    }
+    // The database going away is never a bug, wherever it surfaced (a defect around a dead connection).
+    if (Outage.inCause(cause)) {
+      yield* Effect.logWarning("database unavailable", Cause.pretty(cause))
+      return Outage.response()
     }
     const id = yield* Correlation.CorrelationId
     yield* Effect.logError("unhandled failure", cause)
