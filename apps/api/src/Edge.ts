@@ -12,6 +12,7 @@ import * as Correlation from "./Correlation.ts"
 import * as Limits from "./Limits.ts"
 import * as Outage from "./Outage.ts"
 import * as Problems from "./Problems.ts"
+import * as Ranges from "./Ranges.ts"
 
 /** Paths that never wait for a database slot: probes and documentation. */
 const PUBLIC = /^\/(?:health|ready|openapi\.json|docs)(?:[/?]|$)/
@@ -76,7 +77,11 @@ const recover = (cause: Cause.Cause<unknown>) =>
     if (HttpServerError.isHttpServerError(error)) {
       switch (error.reason._tag) {
         case "RouteNotFound":
-          return Problems.response(404, "NotFound", "no such resource")
+          // The router names the segment limit only when a segment exceeded it: a malformed request, not
+          // a missing resource (every segment a schema accepts fits under the limit, see Ranges.ts).
+          return error.reason.description?.includes("maxParamLength") === true
+            ? Problems.response(400, "BadRequest", `a path segment is longer than ${Ranges.MAX_PATH_SEGMENT} characters`)
+            : Problems.response(404, "NotFound", "no such resource")
         case "RequestParseError":
           return error.reason.reason === "BodyTooLarge"
             ? Problems.response(413, "PayloadTooLarge", "the request body is too large")
