@@ -55,7 +55,7 @@ forEachDatabase((target) => {
           yield* Effect.promise(() => server.listening())
           const headers = { authorization: `Bearer ${TOKEN}` }
           // Bounded, so a request left without an answer fails the test instead of hanging it.
-          const early = yield* Effect.promise(async () => {
+          const early = yield* Effect.tryPromise(async () => {
             const response = await fetch(`${server.url}/accounts`, { headers, signal: AbortSignal.timeout(10_000) })
             return { status: response.status, retryAfter: response.headers.get("retry-after"), type: response.headers.get("content-type"), body: await response.text() }
           }).pipe(Effect.orElseSucceed(() => undefined))
