@@ -52,7 +52,8 @@ const admin = <A, E>(target: TestTarget, f: (sql: SqlClient) => Effect.Effect<A,
 const takeAway = (target: TestTarget) =>
   Effect.gen(function*() {
     const [row] = yield* (yield* SqlClient)<{ readonly name: string }>`SELECT current_database() AS name`
-    const name = row!.name
+    if (row === undefined) return yield* Effect.die(new Error("no current database"))
+    const name = row.name
     yield* admin(target, (sql) =>
       Effect.gen(function*() {
         yield* sql`ALTER DATABASE ${sql(name)} ALLOW_CONNECTIONS false`
