@@ -79,7 +79,8 @@ forEachDatabase((target) => {
       queueTimeout: Duration.millis(300),
       maxWaits: 4,
       maxWaitsPerToken: 4,
-      readYourWritesTimeout: Duration.seconds(5)
+      // Long enough that the waits are certainly still open while the writer is served, even on a busy machine.
+      readYourWritesTimeout: Duration.seconds(10)
     }),
     { excludeTestServices: true, timeout: "120 seconds" }
   )("read-your-writes pool", (it) => {
@@ -109,7 +110,7 @@ forEachDatabase((target) => {
   })
 
   layer(
-    T.layer(target, { maxConcurrent: 4, maxConcurrentPerToken: 2, maxQueued: 8, queueTimeout: Duration.seconds(5), maxWaits: 2, maxWaitsPerToken: 1, readYourWritesTimeout: Duration.seconds(3) }),
+    T.layer(target, { maxConcurrent: 4, maxConcurrentPerToken: 2, maxQueued: 8, queueTimeout: Duration.seconds(15), maxWaits: 2, maxWaitsPerToken: 1, readYourWritesTimeout: Duration.seconds(8) }),
     { excludeTestServices: true, timeout: "120 seconds" }
   )("per-token share", (it) => {
     it.effect("one token holds at most its share of the request slots; its other requests queue, others are served", () =>
