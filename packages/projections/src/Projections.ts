@@ -17,7 +17,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Context, Data, Duration, Effect, FiberMap, Layer, Option, Schedule, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import { Checkpoint, EventStore, type RecordedEvent, StoreUnavailable } from "@verity/eventstore"
+import { Checkpoint, EventStore, PersonalData, type RecordedEvent, StoreUnavailable } from "@verity/eventstore"
 import * as Os from "node:os"
 import * as Migrations from "./Migrations.ts"
 import type { Projection } from "./Projection.ts"
@@ -242,14 +242,28 @@ export const make = (options: ProjectionsOptions) =>
      * The verified switch: compares a caught-up building generation with the events; on a mismatch records
      * the refusal (with the differing rows) on the generation and refuses. A process manager is not
      * compared (replaying it would issue commands), nor a generation whose rebuild asked to skip the check.
+     *
+     * A forget committed after the compared checkpoint makes the events before it read as placeholders,
+     * while the generation still holds what it read earlier, until it applies the erasure event that
+     * follows: then the difference is not the generation's fault, and the runner asks again after its next
+     * batch instead of refusing.
      */
     const verifySwitch = (projection: Projection, generation: number) =>
       Effect.gen(function*() {
-        if (projection.sideEffects === true) return true
+        if (projection.sideEffects === true) return "switch" as const
         const row = yield* registry.generation(projection.name, generation)
-        if (Option.isNone(row) || !row.value.verifySwitch) return true
+        if (Option.isNone(row) || !row.value.verifySwitch) return "switch" as const
         const report = yield* Verify.verify(sql, registry, projection, generation)
-        if (report.consistent) return true
+        if (report.consistent) return "switch" as const
+        if (Erasure.redacts(projection)) {
+          const erasures = yield* store.readAll({
+            from: report.checkpoint,
+            limit: 1,
+            categories: [PersonalData.ERASURE_CATEGORY],
+            types: [PersonalData.ERASURE_EVENT]
+          })
+          if (erasures.events.length > 0) return "later" as const
+        }
         const refusal: SwitchRefusal = { checkpoint: report.checkpoint, tables: report.tables.filter((t) => t.differences > 0) }
         yield* registry.refuse(projection.name, generation, refusal)
         yield* Effect.logError("projection switch refused: the new generation differs from the events", {
@@ -257,7 +271,7 @@ export const make = (options: ProjectionsOptions) =>
           generation,
           differences: refusal.tables.map((t) => `${t.table}: ${t.differences}`).join(", ")
         })
-        return false
+        return "refuse" as const
       })
 
     const runnerOptions: Runner.RunnerOptions = {

@@ -36,10 +36,10 @@ export interface RunnerOptions {
   /** Called after every committed batch (in-process read-your-writes, progress displays). */
   readonly onProgress: (progress: Progress) => Effect.Effect<void>
   /**
-   * Asked before a caught-up building generation becomes active: true switches, false refuses (the callee
-   * records why). Absent: switch unchecked.
+   * Asked before a caught-up building generation becomes active: `switch`, `refuse` (the callee records
+   * why), or `later` (ask again after the next batch). Absent: switch unchecked.
    */
-  readonly verifySwitch?: (projection: Projection, generation: number) => Effect.Effect<boolean, unknown, EventStore>
+  readonly verifySwitch?: (projection: Projection, generation: number) => Effect.Effect<SwitchVerdict, unknown, EventStore>
 }
 
 export interface Progress {
@@ -50,6 +50,8 @@ export interface Progress {
   readonly events: number
   readonly caughtUp: boolean
 }
+
+export type SwitchVerdict = "switch" | "refuse" | "later"
 
 export type RunOutcome = "retired" | "fenced" | "activated" | "refused"
 
@@ -261,8 +263,9 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
             caughtUp: batch.caughtUp
           })
           if (batch.caughtUp && (yield* Ref.get(state)) === "building" && !(yield* Ref.get(refused))) {
-            const accepted = options.verifySwitch === undefined ? true : yield* options.verifySwitch(projection, generation)
-            if (!accepted) {
+            const verdict = options.verifySwitch === undefined ? "switch" : yield* options.verifySwitch(projection, generation)
+            if (verdict === "later") return
+            if (verdict === "refuse") {
               yield* Ref.set(refused, true)
               if (runOptions.stopWhenActive === true) return yield* Effect.fail(new Refused())
               return
