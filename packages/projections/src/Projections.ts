@@ -20,7 +20,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import { Checkpoint, EventStore, PersonalData, type RecordedEvent, StoreUnavailable } from "@verity/eventstore"
 import * as Os from "node:os"
 import * as Migrations from "./Migrations.ts"
-import type { Projection } from "./Projection.ts"
+import { checkpointTransaction, type Projection } from "./Projection.ts"
 import * as Registry from "./Registry.ts"
 import * as Erasure from "./Erasure.ts"
 import * as Runner from "./Runner.ts"
@@ -120,6 +120,17 @@ export interface GenerationStatus {
   readonly lastError: string | null
   /** Set when the verified switch to this (building) generation was refused: it will not become active. */
   readonly refusal: SwitchRefusal | null
+  /** The open appending transaction that committed events of this generation wait behind, if any. */
+  readonly heldBackBy: HeldBackBy | null
+}
+
+/** Who holds readers back (EventStore `backlog`): end it, or wait for it, to let the projection go on. */
+export interface HeldBackBy {
+  readonly transactionId: string
+  readonly pid: number
+  readonly applicationName: string
+  readonly state: string
+  readonly ageSeconds: number | null
 }
 
 export interface ProjectionStatus {
@@ -391,7 +402,20 @@ export const make = (options: ProjectionsOptions) =>
           runnerState: g.runnerState,
           lastError: g.lastError,
           // Written by `verifySwitch` above from a `SwitchRefusal`.
-          refusal: g.refusal === null ? null : g.refusal as SwitchRefusal
+          refusal: g.refusal === null ? null : g.refusal as SwitchRefusal,
+          heldBackBy: Option.match(backlog.heldBackBy, {
+            onNone: () => null,
+            onSome: (holder): HeldBackBy => ({
+              transactionId: holder.transactionId.toString(),
+              pid: holder.pid,
+              applicationName: holder.applicationName,
+              state: holder.state,
+              ageSeconds: Option.match(holder.startedAt, {
+                onNone: () => null,
+                onSome: (at) => Math.max(0, (now - at.getTime()) / 1000)
+              })
+            })
+          })
         } satisfies GenerationStatus
       })
 
@@ -573,7 +597,7 @@ export const make = (options: ProjectionsOptions) =>
       Effect.gen(function*() {
         const projection = yield* find(name)
         const { deadLetters, generations, parkedEvents, parkedStreams } = registry.tables
-        return yield* sql.withTransaction(Effect.gen(function*() {
+        return yield* checkpointTransaction(projection, store, sql)(Effect.gen(function*() {
           const rows = yield* sql<{ readonly generation: number; readonly error: string; readonly attempts: number }>`
             SELECT s.generation, s.error, s.attempts FROM ${parkedStreams} s
             JOIN ${generations} g ON g.name = s.name AND g.generation = s.generation AND g.state <> 'retired'

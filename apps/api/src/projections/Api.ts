@@ -30,6 +30,17 @@ export const SwitchRefusal = Schema.Struct({
   }))
 }).annotate({ identifier: "SwitchRefusal", description: "Why readers were not switched to this generation: its rows that differ from the events" })
 
+export const HeldBackBy = Schema.Struct({
+  transactionId: Schema.String,
+  pid: Schema.Int,
+  applicationName: Schema.String,
+  state: Schema.String,
+  ageSeconds: Schema.NullOr(Schema.Number)
+}).annotate({
+  identifier: "HeldBackBy",
+  description: "The open transaction appending events that this generation's committed events wait behind"
+})
+
 export const GenerationStatus = Schema.Struct({
   generation: Schema.Int,
   version: Schema.Int,
@@ -43,7 +54,8 @@ export const GenerationStatus = Schema.Struct({
   heartbeatAgeSeconds: Schema.NullOr(Schema.Number),
   runnerState: NullableString,
   lastError: NullableString,
-  refusal: Schema.optionalKey(SwitchRefusal)
+  refusal: Schema.optionalKey(SwitchRefusal),
+  heldBackBy: Schema.NullOr(HeldBackBy)
 }).annotate({ identifier: "GenerationStatus" })
 
 export const ProjectionStatus = Schema.Struct({
