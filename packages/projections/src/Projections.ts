@@ -432,7 +432,8 @@ export const make = (options: ProjectionsOptions) =>
           Effect.mapError(toFailure("status"))
         )
         const parkedStreams = Number(parkedRows[0]?.n ?? 0)
-        const runnerStatus = building ?? active
+        // A refused building generation never takes over: the projection's state is the active one's then.
+        const runnerStatus = (building !== undefined && building.refusal === null ? building : undefined) ?? active
         const state: ProjectionState = runnerStatus === undefined
           ? "not_started"
           : runnerStatus.heartbeatAgeSeconds === null || runnerStatus.heartbeatAgeSeconds > STALE_HEARTBEAT_SECONDS
