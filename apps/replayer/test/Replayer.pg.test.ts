@@ -149,6 +149,8 @@ forEachDatabase((target) => {
             SELECT active_generation AS active FROM verity_projections.projections WHERE name = 'account_summary'`)[0]!.active
         }).pipe(Effect.provide(client))
         assert.strictEqual(readers, active, "readers stay on the generation they had")
+        const refusedStatus = yield* replayer(["status"], env)
+        assert.include(refusedStatus.stdout, "switch refused", refusedStatus.stdout)
         const resumed = yield* replayer(["rebuild", "account_summary", "--skip-verify"], env)
         assert.strictEqual(resumed.code, 0, resumed.stderr)
         assert.match(resumed.stdout, /account_summary: generation \d+ built from [\d,]+ events .*without comparing/)
