@@ -43,12 +43,12 @@ const wholeDatabase = Effect.gen(function*() {
  * Holds the account summary's handler at a chosen batch: the first batch written into generation `schema`
  * that carries an event of `stream` waits (its events already read and decrypted) until `release`.
  */
-const gate = {
-  schema: undefined as string | undefined,
-  stream: undefined as string | undefined,
-  read: Deferred.makeUnsafe<void>(),
-  release: Deferred.makeUnsafe<void>()
-}
+const gate: {
+  schema: string | undefined
+  stream: string | undefined
+  read: Deferred.Deferred<void>
+  release: Deferred.Deferred<void>
+} = { schema: undefined, stream: undefined, read: Deferred.makeUnsafe<void>(), release: Deferred.makeUnsafe<void>() }
 
 const gatedSummary = Projection.make({
   ...ReadModels.accountSummary,
