@@ -23,8 +23,8 @@ Effect.gen(function*() {
 }).pipe(
   Effect.provide(Server.layer.pipe(
     Layer.merge(Server.banner),
-    Layer.provide([Tokens.layer, NodeServer.layer]),
-    Layer.provideMerge(AppRuntime.layer),
+    // Built side by side: the port opens (answering 503 while starting) as the runtime starts.
+    Layer.provideMerge([AppRuntime.layer, Tokens.layer, NodeServer.layer]),
     Layer.provide(ApiConfig.layer),
     Layer.provide(Tracing.layer),
     Layer.provide(Logging.layer)
