@@ -468,9 +468,7 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
       tombstoneStream,
       truncateStream,
       saveSnapshot,
-      deleteSnapshots,
-      // No transactions: every append commits on its own.
-      lockStream: (stream) => Effect.map(Effect.fromResult(StreamName.parse(stream)), () => false)
+      deleteSnapshots
     })
   })
 
