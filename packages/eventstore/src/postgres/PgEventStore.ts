@@ -726,6 +726,19 @@ export const make = (options: PgEventStoreOptions = {}) =>
       mapSqlErrors("deleteSnapshots")
     )
 
+    // Only a transaction of this client holds a connection for the fiber; its appends join it.
+    const lockStream = Effect.fn("EventStore.lockStream")(
+      function*(stream: string) {
+        yield* parseStream(stream)
+        const inTransaction = Option.isSome(yield* Effect.serviceOption(sql.transactionService))
+        if (!inTransaction) return false
+        // A stream without a row yet has nothing to lock: its first append's insert serialises creators.
+        yield* sql`SELECT 1 FROM ${streamsTable} WHERE stream_id = ${stream} FOR UPDATE`
+        return true
+      },
+      mapSqlErrors("lockStream")
+    )
+
     return EventStore.of({
       append,
       appendMany,
@@ -742,7 +755,8 @@ export const make = (options: PgEventStoreOptions = {}) =>
       tombstoneStream,
       truncateStream,
       saveSnapshot,
-      deleteSnapshots
+      deleteSnapshots,
+      lockStream
     })
   })
 
