@@ -110,6 +110,7 @@ export interface HandleOptions {
 export interface Handled<Event, State> {
   /** What the command decided (empty when its effect was already there). */
   readonly events: ReadonlyArray<Event>
+  /** The state after the command (as the cache keeps it, i.e. redacted, when decided on a cached state). */
   readonly state: State
   /** The stream version after the command. */
   readonly version: number
