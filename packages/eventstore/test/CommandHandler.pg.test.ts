@@ -11,7 +11,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it as vit, layer } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule } from "effect"
 import { CommandHandler, type EventStore, MemoryEventStore, PgEventStore } from "../src/index.ts"
 import { EventStore as EventStoreService } from "../src/index.ts"
 import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
@@ -283,6 +283,41 @@ forEachDatabase((target) => {
         yield* assertResultsMatchStream(`counter-${counterId}`, all).pipe(Effect.provide(a))
         const total = all.reduce((sum, r) => sum + r.by, 0)
         assert.deepStrictEqual(yield* counter.load(counterId).pipe(Effect.provide(b)), { state: { count: total, resets: 0 }, version: 2 * N })
+      }))
+
+    vit.live("lockStream: false outside a transaction; inside one it holds the stream's other writers until commit", () =>
+      Effect.gen(function*() {
+        const url = yield* TestDatabase.freshDatabaseUrl(target)
+        const context = yield* Layer.build(
+          PgEventStore.layer().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })))
+        )
+        yield* Effect.gen(function*() {
+          const store = yield* EventStoreService
+          const sql = yield* PgClient.PgClient
+          const stream = `counter-${id()}`
+          yield* store.append(stream, "no_stream", [{ ...event("Incremented", { by: 1 }), schemaVersion: 3 }])
+          assert.isFalse(yield* store.lockStream(stream), "outside a transaction nothing is locked")
+          const locked = yield* Deferred.make<void>()
+          // Forked before the transaction, so its append does not join it.
+          const other = yield* Effect.forkChild(
+            Deferred.await(locked).pipe(Effect.andThen(store.append(stream, "any", [{ ...event("Incremented", { by: 2 }), schemaVersion: 3 }])))
+          )
+          yield* sql.withTransaction(Effect.gen(function*() {
+            assert.isTrue(yield* store.lockStream(stream))
+            yield* Deferred.succeed(locked, undefined)
+            // Wait until the other writer is blocked by this transaction (pg_locks is live; pg_stat_activity
+            // would be a snapshot taken once per transaction), then write inside the transaction.
+            yield* sql<{ readonly n: bigint }>`SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))`.pipe(
+              Effect.flatMap((rows) => Number(rows[0]?.n ?? 0) > 0 ? Effect.void : Effect.fail("not yet")),
+              Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 500 })
+            )
+            yield* store.append(stream, 1, [{ ...event("Incremented", { by: 3 }), schemaVersion: 3 }])
+          }))
+          const theirs = yield* Fiber.join(other)
+          assert.strictEqual(theirs.version, 3, "the other writer waited for the transaction and wrote after it")
+          const stored = yield* store.readStream(stream)
+          assert.deepStrictEqual(stored.map((e) => e.data), [{ by: 1 }, { by: 3 }, { by: 2 }])
+        }).pipe(Effect.provide(context))
       }))
 
     vit.live("an event the store refuses fails its own command only", () =>
