@@ -85,25 +85,26 @@ export const formatStatuses = (statuses: ReadonlyMap<number, number>) =>
 /**
  * One closed-loop client per entry of `accounts`, each depositing 1 into its account back to back for
  * `seconds` (pass one id many times for clients sharing a hot account). With `idempotencyKeys`, every
- * request carries a fresh `Idempotency-Key`.
+ * request (with "half": every request of every other client) carries a fresh `Idempotency-Key`.
  */
 export const deposits = async (
   client: Client,
   accounts: ReadonlyArray<string>,
   seconds: number,
-  options: { readonly idempotencyKeys?: boolean } = {}
+  options: { readonly idempotencyKeys?: boolean | "half" } = {}
 ): Promise<Summary> => {
   const latencies: Array<number> = []
   const statuses = new Map<number, number>()
   const started = performance.now()
   const deadline = started + seconds * 1000
-  await Promise.all(accounts.map(async (id) => {
+  await Promise.all(accounts.map(async (id, index) => {
+    const keyed = options.idempotencyKeys === true || (options.idempotencyKeys === "half" && index % 2 === 0)
     while (performance.now() < deadline) {
       const t = performance.now()
       const reply = await client.post(
         `/accounts/${id}/deposits`,
         { amount: 1 },
-        options.idempotencyKeys === true ? { "idempotency-key": crypto.randomUUID() } : undefined
+        keyed ? { "idempotency-key": crypto.randomUUID() } : undefined
       )
       latencies.push(performance.now() - t)
       statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1)

@@ -8,9 +8,10 @@
  *
  * Settings: DATABASE_URL, BENCH_SECONDS (default 10), BENCH_CLIENTS (32), BENCH_WARMUP_SECONDS (2),
  * BENCH_CLIENT (http | fetch: node:http keep-alive agent, or undici's fetch; default http).
- * BENCH_SCENARIOS=spread,hot,hot-keyed runs only the hot-account comparison instead: the same clients
- * depositing spread over one account each, all into ONE account, and all into one account with an
- * `Idempotency-Key` on every request (each scenario on its own fresh accounts, statuses counted).
+ * BENCH_SCENARIOS=spread,hot,hot-keyed,hot-mixed runs only the hot-account comparison instead: the same
+ * clients depositing spread over one account each, all into ONE account, all into one account with an
+ * `Idempotency-Key` on every request, and half of the clients with keys (each scenario on its own fresh
+ * accounts, statuses counted).
  * Run: `pnpm --filter @verity/api bench` or `node bench/main.ts` in apps/api.
  */
 import { Effect, Layer, Redacted } from "effect"
@@ -32,7 +33,7 @@ const CLIENTS = env("BENCH_CLIENTS", 32)
 const CLIENT_KIND = process.env["BENCH_CLIENT"] === "fetch" ? "fetch" : "http"
 const TOKEN = "bench-token-0123456789abcdef"
 const SCENARIOS = (process.env["BENCH_SCENARIOS"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
-const KNOWN_SCENARIOS = ["spread", "hot", "hot-keyed"]
+const KNOWN_SCENARIOS = ["spread", "hot", "hot-keyed", "hot-mixed"]
 
 const withDatabase = (url: string, database: string) => {
   const parsed = new URL(url)
@@ -157,7 +158,7 @@ const hotAccount = (client: Load.Client, db: { readonly version: string; readonl
     for (const scenario of SCENARIOS) {
       const opened = yield* Effect.promise(() => Load.openAccounts(client, scenario === "spread" ? CLIENTS : 1))
       const accounts = scenario === "spread" ? opened : Array.from({ length: CLIENTS }, () => opened[0]!)
-      const options = { idempotencyKeys: scenario === "hot-keyed" }
+      const options = { idempotencyKeys: scenario === "hot-keyed" ? true : scenario === "hot-mixed" ? "half" as const : false }
       console.error(`[bench] ${scenario}: ${CLIENTS} clients on ${new Set(accounts).size} account(s); warm-up ${WARMUP}s, then ${SECONDS}s…`)
       yield* Effect.promise(() => Load.deposits(client, accounts, WARMUP, options))
       const result = yield* Effect.promise(() => Load.deposits(client, accounts, SECONDS, options))
@@ -166,7 +167,9 @@ const hotAccount = (client: Load.Client, db: { readonly version: string; readonl
         ? `deposits spread over ${CLIENTS} accounts`
         : scenario === "hot"
         ? `deposits into one hot account`
-        : `deposits into one hot account, Idempotency-Key on each`
+        : scenario === "hot-keyed"
+        ? `deposits into one hot account, Idempotency-Key on each`
+        : `deposits into one hot account, half of the clients with Idempotency-Key`
       const conflicts = result.statuses.get(409) ?? 0
       rows.push(
         `| ${label} | ${fmt(result.perSecond, 0)} | ${fmt(result.p50, 2)} | ${fmt(result.p99, 2)} | ${fmt(result.max, 1)} | ${result.ok} | ${conflicts} (${
