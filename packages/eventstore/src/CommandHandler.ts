@@ -9,9 +9,12 @@
  * - A command the decider rejects, or whose own expected version (`If-Match`) is not the version it would
  *   be decided at, fails alone; the others of its batch go on. Every caller gets its own result (its own
  *   version and positions), delivered only after the batch committed.
- * - A version conflict means another process wrote in between: the batch is reloaded and decided again,
- *   within a bounded budget (`maxAttempts`, jittered exponential backoff), then every command of it fails
- *   with `WrongExpectedVersion` (an HTTP API answers 409 with `Retry-After`).
+ * - A version conflict means another process (or a caller's transaction) wrote in between. The batch is
+ *   then decided again in a transaction of its own that first locks the stream's row, so it queues behind
+ *   those writers in the database and loads what they committed instead of losing the race again. Within a
+ *   bounded budget (`maxAttempts`, jittered exponential backoff; only a stream created concurrently can
+ *   still conflict once locked), then every command of it fails with `WrongExpectedVersion` (an HTTP API
+ *   answers 409 with `Retry-After`).
  * - An append failure that may belong to one command's events (invalid event, forgotten subject) re-runs the
  *   batch one command at a time, so only the offending command fails.
  * - A command running inside the caller's transaction (the store's `lockStream` says so) never joins a batch:
@@ -353,11 +356,15 @@ export const make = <Command, Event, State, Rejection>(
   type Item = Queued<Command, Event, State, Rejection>
   type Outcome = Exit.Exit<Handled<Event, State>, HandleError<Rejection>>
 
-  /** One decide-and-append round of a batch; fails only with what fails the whole batch. */
-  const round = (store: Store, id: string, items: ReadonlyArray<Item>) =>
+  /**
+   * One decide-and-append round of a batch; fails only with what fails the whole batch. Returns the
+   * outcomes and the snapshot to save once the round committed. `locked`: the stream's row is locked by
+   * the round's own transaction, so the state is loaded fresh (never from the cache).
+   */
+  const round = (store: Store, id: string, items: ReadonlyArray<Item>, locked: boolean) =>
     Effect.gen(function*() {
       const stream = streamOf(id)
-      const cached = items.some((item) => cachePolicy?.bypass?.(item.command) === true)
+      const cached = locked || items.some((item) => cachePolicy?.bypass?.(item.command) === true)
         ? undefined
         : caches.get(store)?.get(stream)
       let start = cached ?? (yield* load(id))
@@ -376,18 +383,18 @@ export const make = <Command, Event, State, Rejection>(
       const newEvents = plans.newEvents
       if (newEvents.length === 0) {
         remember(store, stream, start)
-        return plans.plans.map((plan): Outcome =>
+        const outcomes = plans.plans.map((plan): Outcome =>
           plan._tag === "Failed"
             ? Exit.fail(plan.error)
             : Exit.succeed({ events: plan.events, state: plan.state, version: plan.version, appended: Option.none() })
         )
+        return { outcomes, snapshot: Effect.void }
       }
       const appended = yield* appendRetrying(store, stream, start.version, newEvents).pipe(
         Effect.tapError(() => Effect.sync(() => dropCached(store, stream)))
       )
       remember(store, stream, { state: plans.state, version: appended.version })
-      yield* saveSnapshot(stream, start.version, appended.version, plans.state)
-      return plans.plans.map((plan): Outcome => {
+      const outcomes = plans.plans.map((plan): Outcome => {
         if (plan._tag === "Failed") return Exit.fail(plan.error)
         if (plan.events.length === 0) {
           return Exit.succeed({ events: plan.events, state: plan.state, version: plan.version, appended: Option.none() })
@@ -401,6 +408,7 @@ export const make = <Command, Event, State, Rejection>(
         }
         return Exit.succeed({ events: plan.events, state: plan.state, version: plan.version, appended: Option.some(result) })
       })
+      return { outcomes, snapshot: saveSnapshot(stream, start.version, appended.version, plans.state) }
     })
 
   /** Decides every command in order, each on the state the ones before it produced. Pure. */
@@ -435,8 +443,21 @@ export const make = <Command, Event, State, Rejection>(
   /** A batch to its end: conflicts re-decided within the budget, command-specific failures isolated. */
   const runBatch = (store: Store, id: string, items: ReadonlyArray<Item>): Effect.Effect<ReadonlyArray<Outcome>, never, EventStore> => {
     const budget = Math.max(1, Math.min(...items.map((item) => item.options.maxAttempts ?? DEFAULT_ATTEMPTS)))
-    return round(store, id, items).pipe(
-      Effect.retry({ schedule: conflictRetry, times: budget - 1, while: isConflict }),
+    const stream = streamOf(id)
+    // After a conflict another process (or a transaction holding the stream's row) is writing this stream:
+    // retry in a transaction of our own that locks the row first, so we queue behind those writers in the
+    // database (and load what they committed) instead of losing the race again. Only a stream created
+    // concurrently can still conflict there.
+    const lockedRound = store.transaction(Effect.andThen(store.lockStream(stream), round(store, id, items, true))).pipe(
+      Effect.tapError(() => Effect.sync(() => dropCached(store, stream)))
+    )
+    const rounds = budget === 1 ? round(store, id, items, false) : round(store, id, items, false).pipe(
+      Effect.catchIf(isConflict, () => lockedRound.pipe(Effect.retry({ schedule: conflictRetry, times: budget - 2, while: isConflict })))
+    )
+    return rounds.pipe(
+      // A snapshot is written after the round committed, outside its transaction (it is only a cache).
+      Effect.tap((done) => done.snapshot),
+      Effect.map((done) => done.outcomes),
       Effect.catch((error): Effect.Effect<ReadonlyArray<Outcome>, never, EventStore> => {
         if (items.length > 1 && commandSpecific.has(error._tag)) {
           return Effect.map(Effect.forEach(items, (item) => runBatch(store, id, [item])), (outcomes) => outcomes.flat())
