@@ -506,13 +506,23 @@ export const make = <Command, Event, State, Rejection>(
       const existing = queues.get(stream)
       if (existing !== undefined) {
         existing.queued.push(item)
-      } else {
-        const lane: Lane<Command, Event, State, Rejection> = { queued: [item] }
-        queues.set(stream, lane)
-        // Detached: a caller that stops waiting must not take the other callers' batch down with it.
-        yield* Effect.forkDetach(drain(store, id, queues, lane))
+        return yield* Deferred.await(item.done).pipe(Effect.onInterrupt(() => Effect.sync(() => (item.cancelled = true))))
       }
-      return yield* Deferred.await(item.done).pipe(Effect.onInterrupt(() => Effect.sync(() => (item.cancelled = true))))
+      // The stream is idle: this caller decides its own command at once (a batch of one, no hand-over to
+      // another fiber), while later callers queue behind it; it then hands what queued to a drain fiber.
+      // Uninterruptible, so the hand-over always happens.
+      const lane: Lane<Command, Event, State, Rejection> = { queued: [] }
+      queues.set(stream, lane)
+      const owned = queues
+      const outcome = yield* Effect.uninterruptible(Effect.gen(function*() {
+        const outcomes = yield* Effect.exit(runBatch(store, id, [item]))
+        // No yield between this check and the removal: a command queued later finds no lane and starts anew.
+        if (lane.queued.length === 0) owned.delete(stream)
+        // Detached: a caller that stops waiting must not take the other callers' batch down with it.
+        else yield* Effect.forkDetach(drain(store, id, owned, lane))
+        return Exit.isSuccess(outcomes) ? outcomes.value[0]! : Exit.failCause(outcomes.cause)
+      }))
+      return yield* outcome
     })
 
   const handle = (id: string, command: Command, options: HandleOptions = {}) =>

@@ -792,11 +792,8 @@ export const make = (options: PgEventStoreOptions = {}) =>
     )
 
     // Only a transaction of this client holds a connection for the fiber; its appends join it.
-    const lockStream = Effect.fn("EventStore.lockStream")(
+    const lockInTransaction = Effect.fn("EventStore.lockStream")(
       function*(stream: string) {
-        yield* parseStream(stream)
-        const inTransaction = Option.isSome(yield* Effect.serviceOption(sql.transactionService))
-        if (!inTransaction) return false
         // The row lock gives the transaction an id: announce it as an appender first (postgres/Horizon.ts),
         // as its append would. A stream without a row yet has nothing to lock: its first append's insert
         // serialises creators.
@@ -806,6 +803,13 @@ export const make = (options: PgEventStoreOptions = {}) =>
       },
       mapSqlErrors("lockStream")
     )
+    // Outside a transaction (every command of the hot path) this is only a look at the fiber's context.
+    const lockStream = (stream: string) =>
+      Effect.flatMap(parseStream(stream), () =>
+        Effect.flatMap(
+          Effect.serviceOption(sql.transactionService),
+          (transaction) => Option.isSome(transaction) ? lockInTransaction(stream) : Effect.succeed(false)
+        ))
 
     return EventStore.of({
       append,
