@@ -108,7 +108,7 @@ const program = Effect.gen(function*() {
     (s) => Effect.promise(() => s.stop())
   )
   const client = Load.makeClient(server.url, TOKEN, CLIENT_KIND, CLIENTS)
-  if (SCENARIOS.length > 0) return yield* hotAccount(client, db)
+  if (SCENARIOS.length > 0) return yield* hotAccount(client, db, server.pid)
   const accounts = yield* Effect.promise(() => Load.openAccounts(client, CLIENTS))
   console.error(`[bench] ${CLIENTS} accounts open; warming up ${WARMUP}s, then ${SECONDS}s of deposits (${CLIENT_KIND} client)…`)
   yield* Effect.promise(() => Load.deposits(client, accounts, WARMUP))
@@ -149,7 +149,7 @@ const program = Effect.gen(function*() {
 })
 
 /** The hot-account comparison (BENCH_SCENARIOS): one row per scenario. */
-const hotAccount = (client: Load.Client, db: { readonly version: string; readonly embedded: boolean }) =>
+const hotAccount = (client: Load.Client, db: { readonly version: string; readonly embedded: boolean }, pid: number) =>
   Effect.gen(function*() {
     const unknown = SCENARIOS.filter((s) => !KNOWN_SCENARIOS.includes(s))
     if (unknown.length > 0) return yield* Effect.die(new Error(`unknown BENCH_SCENARIOS: ${unknown.join(", ")} (${KNOWN_SCENARIOS.join(", ")})`))
@@ -161,7 +161,11 @@ const hotAccount = (client: Load.Client, db: { readonly version: string; readonl
       const options = { idempotencyKeys: scenario === "hot-keyed" ? true : scenario === "hot-mixed" ? "half" as const : false }
       console.error(`[bench] ${scenario}: ${CLIENTS} clients on ${new Set(accounts).size} account(s); warm-up ${WARMUP}s, then ${SECONDS}s…`)
       yield* Effect.promise(() => Load.deposits(client, accounts, WARMUP, options))
+      const cpu = Cpu.start(pid)
       const result = yield* Effect.promise(() => Load.deposits(client, accounts, SECONDS, options))
+      const usage = cpu.stop()
+      // CPU of the API process per request answered: steadier than requests/s on a busy machine.
+      const cpuPerRequest = (usage.api / 100) * SECONDS * 1000 / Math.max(1, result.count)
       results.set(scenario, result)
       const label = scenario === "spread"
         ? `deposits spread over ${CLIENTS} accounts`
@@ -174,7 +178,7 @@ const hotAccount = (client: Load.Client, db: { readonly version: string; readonl
       rows.push(
         `| ${label} | ${fmt(result.perSecond, 0)} | ${fmt(result.p50, 2)} | ${fmt(result.p99, 2)} | ${fmt(result.max, 1)} | ${result.ok} | ${conflicts} (${
           fmt((conflicts / Math.max(1, result.count)) * 100, 2)
-        }%) | ${Load.formatStatuses(result.statuses)} |`
+        }%) | ${fmt(usage.api, 0)}% | ${fmt(cpuPerRequest, 2)} | ${Load.formatStatuses(result.statuses)} |`
       )
     }
     client.close()
@@ -186,8 +190,8 @@ const hotAccount = (client: Load.Client, db: { readonly version: string; readonl
       `Node ${process.version}, ${Os.cpus().length} cores, PostgreSQL ${db.version} (${db.embedded ? "embedded" : "server"}), ` +
       `${CLIENTS} clients, one API process, ${SECONDS}s measured after ${WARMUP}s warm-up, ${CLIENT_KIND} client with keep-alive.`,
       "",
-      "| scenario | requests/s | p50 ms | p99 ms | max ms | ok | 409 | other statuses |",
-      "|---|---:|---:|---:|---:|---:|---:|---|",
+      "| scenario | requests/s | p50 ms | p99 ms | max ms | ok | 409 | API CPU | API CPU ms/request | other statuses |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
       ...rows,
       ...(spread !== undefined && hot !== undefined ? ["", `Hot / spread: ${fmt((hot.perSecond / spread.perSecond) * 100, 0)}%.`] : [])
     ].join("\n"))
