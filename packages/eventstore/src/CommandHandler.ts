@@ -390,7 +390,9 @@ export const make = <Command, Event, State, Rejection>(
         )
         return { outcomes, snapshot: Effect.void }
       }
-      const appended = yield* appendRetrying(store, stream, start.version, newEvents).pipe(
+      // Inside our own transaction a failed statement ends it: no retry there (the batch answers 503).
+      const expected = start.version === 0 ? "no_stream" as const : start.version
+      const appended = yield* (locked ? store.append(stream, expected, newEvents) : appendRetrying(store, stream, start.version, newEvents)).pipe(
         Effect.tapError(() => Effect.sync(() => dropCached(store, stream)))
       )
       remember(store, stream, { state: plans.state, version: appended.version })

@@ -243,6 +243,21 @@ forEachDatabase((target) => {
           assert.strictEqual((yield* counter.load(counterId)).version, 12)
         }))
 
+      it.effect("commands inside callers' transactions and batched ones mix without a conflict", () =>
+        Effect.gen(function*() {
+          const store = yield* EventStoreService
+          const counterId = id()
+          yield* counter.handle(counterId, { _tag: "Increment", by: 1 })
+          // Half run in a transaction of their own caller (they lock the row and append there), half are
+          // batched; a batch that loses to such a transaction retries once, behind the row lock.
+          const results = yield* Effect.forEach(Array.from({ length: 30 }, (_, i) => byOf(i)), (by) => {
+            const handle = counter.handle(counterId, { _tag: "Increment", by }, { maxAttempts: 2 })
+            return by % 2 === 0 ? store.transaction(handle) : handle
+          }, { concurrency: "unbounded" })
+          assert.strictEqual(new Set(results.map((r) => r.version)).size, 30, "every command has its own version")
+          assert.deepStrictEqual(yield* counter.load(counterId), { state: { count: 1 + (30 * 31) / 2, resets: 0 }, version: 31 })
+        }))
+
       it.effect("the committed-state cache answers like a fresh load, and a write from outside is noticed", () =>
         Effect.gen(function*() {
           const store = yield* EventStoreService
