@@ -109,7 +109,8 @@ export const run = (options: ChaosOptions): Effect.Effect<ChaosReport, ChaosSetu
         accounts: options.accounts,
         clients: options.clients,
         random,
-        until,
+        // The load lasts at least as long as the faults: a fault's recovery is proven by acknowledged commands.
+        running: () => Date.now() < until || faultsDoneAt === undefined,
         // A command still unanswered is given up only once the faults are over and recovery had its time.
         giveUpAt: () => Math.max(until, faultsDoneAt ?? Number.POSITIVE_INFINITY) + recoveryLimitMs,
         onAnswer: (at, status) => {

@@ -2,6 +2,7 @@
  * The checks at the end of a chaos run, each comparing what the clients were told with what the database
  * holds (the events are the truth; the read models and the HTTP reads must agree with them):
  * - recovered: every fault was followed by ready processes and acknowledged commands again;
+ * - never 500: an outage answers 503 with `Retry-After`, never 500 (nor another 5xx);
  * - answered: every command got a definitive answer;
  * - exactly once: every acknowledged command left exactly one event carrying its idempotency key (a
  *   rejected one none, an unanswered one at most one), and no event carries a key no client sent;
@@ -177,6 +178,9 @@ export const run = (options: CheckOptions): Effect.Effect<{ readonly checks: Rea
     const notRecovered = options.faults.filter((f) => f.recoveredMs === undefined)
     check("recovered", notRecovered.length === 0,
       notRecovered.length === 0 ? `all ${options.faults.length} faults` : notRecovered.map((f) => `${f.fault._tag} at ${f.atMs} ms: ${f.detail}`).join("; "))
+    check("never 500", traffic.status500 === 0 && traffic.otherStatus5xx === 0 && traffic.status503WithoutRetryAfter === 0,
+      `${traffic.status500} x 500, ${traffic.otherStatus5xx} x other 5xx, ${traffic.status503WithoutRetryAfter} of ${traffic.status503} x 503 without Retry-After ` +
+        "(an outage must answer 503 with Retry-After)")
     check("answered", traffic.unanswered === 0 && outcomes.length > 0,
       `${outcomes.length - traffic.unanswered} of ${outcomes.length} commands got a definitive answer`)
 

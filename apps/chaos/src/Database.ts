@@ -90,10 +90,12 @@ export const make = (root: string): Effect.Effect<ChaosDatabase, DatabaseFault, 
 
     const terminateBackends = Effect.suspend(() => Effect.gen(function*() {
       const sql = yield* SqlClient
-      const rows = yield* sql<{ readonly pid: number }>`
-        SELECT pid FROM pg_stat_activity
-        WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND pg_terminate_backend(pid)`
-      return rows.length
+      // In the select list, not the WHERE clause: PostgreSQL may evaluate the conditions of a WHERE in any
+      // order, and would then end this very connection too.
+      const rows = yield* sql<{ readonly ended: boolean }>`
+        SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+        WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`
+      return rows.filter((r) => r.ended).length
     })).pipe(
       Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))),
       Effect.mapError((cause) => new DatabaseFault({ message: "could not terminate the backends", cause }))

@@ -121,7 +121,7 @@ const recovery = (options: InjectorOptions, since: number) =>
       Effect.repeat({ until: () => options.lastAcknowledgedAt() > since }),
       Effect.timeoutOrElse({ duration: options.recoveryLimitMs, orElse: () => Effect.fail(new FaultFailed({ message: "no command acknowledged" })) })
     )
-    return Math.max(0, options.lastAcknowledgedAt() - since)
+    return Date.now() - since
   })
 
 /** Applies the schedule in order; returns what happened to each fault. */

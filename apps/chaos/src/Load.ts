@@ -39,6 +39,8 @@ export interface Traffic {
   rejected: number
   unanswered: number
   status503: number
+  /** 503 answers without `Retry-After` (a client cannot tell when to come back). */
+  status503WithoutRetryAfter: number
   status500: number
   otherStatus5xx: number
   connectionErrors: number
@@ -54,9 +56,9 @@ export interface LoadOptions {
   readonly accounts: number
   readonly clients: number
   readonly random: Seeded
-  /** Commands start until then (epoch ms). */
-  readonly until: number
-  /** A command still without a definitive answer is given up then (epoch ms, after `until`). */
+  /** New commands start while this holds. */
+  readonly running: () => boolean
+  /** A command still without a definitive answer is given up then (epoch ms). */
   readonly giveUpAt: () => number
   /** Called with the time of every definitive answer (for recovery times). */
   readonly onAnswer?: (at: number, status: number) => void
@@ -79,6 +81,7 @@ const emptyTraffic = (): Traffic => ({
   rejected: 0,
   unanswered: 0,
   status503: 0,
+  status503WithoutRetryAfter: 0,
   status500: 0,
   otherStatus5xx: 0,
   connectionErrors: 0,
@@ -88,7 +91,13 @@ const emptyTraffic = (): Traffic => ({
 })
 
 type Attempt =
-  | { readonly _tag: "Answer"; readonly status: number; readonly body: unknown; readonly replayed: boolean }
+  | {
+    readonly _tag: "Answer"
+    readonly status: number
+    readonly body: unknown
+    readonly replayed: boolean
+    readonly retryAfter: string | null
+  }
   | { readonly _tag: "ConnectionError"; readonly message: string }
 
 const attempt = (url: string, token: string, command: Command): Effect.Effect<Attempt> =>
@@ -107,7 +116,9 @@ const attempt = (url: string, token: string, command: Command): Effect.Effect<At
       } catch {
         // not JSON (a proxy page, an empty body): kept as text
       }
-      return { _tag: "Answer", status: response.status, body, replayed: response.headers.get("idempotent-replayed") === "true" }
+      return { _tag: "Answer", status: response.status, body, replayed: response.headers.get("idempotent-replayed") === "true",
+        retryAfter: response.headers.get("retry-after")
+      }
     } catch (error) {
       return { _tag: "ConnectionError", message: error instanceof Error ? error.message : String(error) }
     }
@@ -132,7 +143,10 @@ const send = (options: LoadOptions, traffic: Traffic, command: Command, offset: 
       } else {
         const status = result.status
         traffic.byStatus[String(status)] = (traffic.byStatus[String(status)] ?? 0) + 1
-        if (status === 503) traffic.status503++
+        if (status === 503) {
+          traffic.status503++
+          if (result.retryAfter === null) traffic.status503WithoutRetryAfter++
+        }
         else if (status === 500) traffic.status500++
         else if (status > 500) traffic.otherStatus5xx++
         else if (status === 409 && problemTitle(result.body) === "IdempotencyKeyInUse") traffic.keyInUse++
@@ -186,7 +200,7 @@ const nextCommand = (random: Seeded, accounts: ReadonlyArray<string>): Command =
   }
 }
 
-/** Opens the accounts, then runs the clients until `until`; every started command is finished or given up. */
+/** Opens the accounts, then runs the clients while `running`; every started command is finished or given up. */
 export const run = (options: LoadOptions): Effect.Effect<LoadResult> =>
   Effect.gen(function*() {
     const traffic = emptyTraffic()
@@ -217,7 +231,7 @@ export const run = (options: LoadOptions): Effect.Effect<LoadResult> =>
         Effect.gen(function*() {
           const command = nextCommand(options.random, accounts)
           outcomes.push(yield* send(options, traffic, command, client))
-        }).pipe(Effect.repeat({ while: () => Date.now() < options.until })),
+        }).pipe(Effect.repeat({ while: options.running })),
       { concurrency: "unbounded", discard: true }
     )
     return { accounts, outcomes, traffic }
