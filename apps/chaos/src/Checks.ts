@@ -10,7 +10,8 @@
  * - transfers terminal: every transfer ended completed or failed (rejected, or refunded);
  * - money conserved: the balances (from the events, and as the API serves them) sum to the acknowledged
  *   deposits minus the acknowledged withdrawals;
- * - caught up: every projection is live, at the head, nothing parked (`replayer status --json`);
+ * - caught up: every projection (read models and the transfer process manager, which only the workers run:
+ *   the APIs have VERITY_PROJECTIONS=off) is live, at the head, nothing parked (`replayer status --json`);
  * - read models verify: `replayer verify <name>` finds each read model identical to its events.
  */
 import { PgClient } from "@effect/sql-pg"
@@ -19,7 +20,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import { spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { LedgerReadModels } from "@verity/projections"
+import { LedgerReadModels, LedgerTransferProcess } from "@verity/projections"
 import { type CommandKind, type LoadResult, type Outcome } from "./Load.ts"
 import type { FaultRecord } from "./Faults.ts"
 
@@ -101,8 +102,13 @@ const Status = Schema.Array(Schema.Struct({
 type Status = typeof Status.Type
 const decodeStatus = Schema.decodeUnknownEffect(Schema.fromJsonString(Status))
 
-const stuck = (statuses: Status) =>
-  statuses.filter((s) => s.state !== "live" || s.parkedStreams > 0 || (s.active?.lagEvents ?? 1) > 0)
+/** Every projection the workers must run: the read models and the transfer process manager. */
+const REQUIRED = [...LedgerReadModels.all, LedgerTransferProcess.projection].map((p) => p.name)
+
+const stuck = (statuses: Status) => [
+  ...statuses.filter((s) => s.state !== "live" || s.parkedStreams > 0 || (s.active?.lagEvents ?? 1) > 0).map((s) => s.name),
+  ...REQUIRED.filter((name) => !statuses.some((s) => s.name === name)).map((name) => `${name} (missing)`)
+]
 
 const renderStatus = (statuses: Status) =>
   statuses.map((s) => `${s.name}: ${s.state}, lag ${s.active?.lagEvents ?? "-"}, parked ${s.parkedStreams}${s.active?.lastError ? `, last error ${s.active.lastError}` : ""}`).join("; ")
@@ -119,7 +125,7 @@ const catchUp = (options: CheckOptions) =>
         const decoded = yield* Effect.result(decodeStatus(out.stdout))
         if (decoded._tag === "Success") {
           last = decoded.success
-          if (last.length > 0 && stuck(last).length === 0) return { caughtUp: true, last, ms: Date.now() - started, error: "" }
+          if (stuck(last).length === 0) return { caughtUp: true, last, ms: Date.now() - started, error: "" }
         } else lastError = decoded.failure.message
       } else lastError = out.stderr.trim().split("\n").slice(-3).join(" ")
       yield* Effect.sleep("500 millis")
@@ -187,7 +193,9 @@ export const run = (options: CheckOptions): Effect.Effect<{ readonly checks: Rea
     // The process manager works off the load's events: wait for it (and the read models) first.
     const caught = yield* catchUp(options)
     check("caught up", caught.caughtUp,
-      caught.caughtUp ? `every projection live at the head, nothing parked, ${caught.ms} ms after the load` : `after ${caught.ms} ms: ${renderStatus(caught.last)} ${caught.error}`)
+      caught.caughtUp
+        ? `${caught.last.map((s) => s.name).join(", ")} live at the head, nothing parked, ${caught.ms} ms after the load`
+        : `after ${caught.ms} ms, behind: ${stuck(caught.last).join(", ")}; ${renderStatus(caught.last)} ${caught.error}`)
 
     const db = yield* checksOnEvents.pipe(
       Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(options.databaseUrl), maxConnections: 2 }))),
