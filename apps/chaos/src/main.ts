@@ -22,13 +22,13 @@ const progress = (line: string) => process.stderr.write(`[chaos +${((Date.now() 
 const chaos = Command.make(
   "chaos",
   {
-    duration: Flag.String("duration").pipe(Flag.withDescription("How long the load runs (60s, 2m)"), Flag.withDefault("60s")),
-    apis: Flag.Int("apis").pipe(Flag.withDescription("API processes (VERITY_PROJECTIONS=off)"), Flag.withDefault(3)),
-    workers: Flag.Int("workers").pipe(Flag.withDescription("Projection workers (replayer follow)"), Flag.withDefault(2)),
-    accounts: Flag.Int("accounts").pipe(Flag.withDescription("Accounts the load works on"), Flag.withDefault(12)),
-    clients: Flag.Int("clients").pipe(Flag.withDescription("Concurrent clients"), Flag.withDefault(8)),
+    duration: Flag.String("duration").pipe(Flag.withDescription("How long the load runs (60s, 2m; default 60s)"), Flag.withDefault("60s")),
+    apis: Flag.Int("apis").pipe(Flag.withDescription("API processes, VERITY_PROJECTIONS=off (default 3)"), Flag.withDefault(3)),
+    workers: Flag.Int("workers").pipe(Flag.withDescription("Projection workers, replayer follow (default 2)"), Flag.withDefault(2)),
+    accounts: Flag.Int("accounts").pipe(Flag.withDescription("Accounts the load works on (default 12)"), Flag.withDefault(12)),
+    clients: Flag.Int("clients").pipe(Flag.withDescription("Concurrent clients (default 8)"), Flag.withDefault(8)),
     seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the load's and the faults' choices (default: random)"), Flag.optional),
-    databaseDown: Flag.String("database-down").pipe(Flag.withDescription("How long a database restart keeps it down"), Flag.withDefault("2s")),
+    databaseDown: Flag.String("database-down").pipe(Flag.withDescription("How long a database restart keeps it down (default 2s)"), Flag.withDefault("2s")),
     keep: Flag.Boolean("keep").pipe(Flag.withDescription("Keep the run's folder (database, logs) even when it passed"), Flag.withDefault(false))
   },
   (flags) =>
@@ -70,8 +70,12 @@ chaos.pipe(
       if (tag === "ChaosSetupFailed" || tag === "ProcessNotReady") {
         yield* Console.error(`error: ${error instanceof Error ? error.message : String(error)}`)
         process.exitCode = 1
+      } else if (tag === "ShowHelp") {
+        // Help was asked for (0), or shown because the command line did not parse (2).
+        const errors: unknown = Reflect.get(error, "errors")
+        process.exitCode = Array.isArray(errors) && errors.length > 0 ? 2 : 0
       } else {
-        process.exitCode = tag === "ShowHelp" ? 0 : 2
+        process.exitCode = 2 // a usage error the CLI module has already printed
       }
     })),
   Effect.provideService(Logger.LogToStderr, true),
