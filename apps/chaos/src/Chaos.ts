@@ -29,6 +29,8 @@ export interface ChaosOptions {
   /** Forced faults at chosen offsets; without them faults are drawn from the seed. */
   readonly faults?: ReadonlyArray<Faults.ScheduledFault>
   readonly databaseDownMs?: number
+  /** Share of commands whose first attempt the client abandons after a few ms (default 5%). */
+  readonly abandonRate?: number
   /** Longest wait for recovery after a fault, for a command's answer after the load, for catching up. */
   readonly recoveryLimitMs?: number
   readonly keep?: boolean
@@ -109,6 +111,7 @@ export const run = (options: ChaosOptions): Effect.Effect<ChaosReport, ChaosSetu
         accounts: options.accounts,
         clients: options.clients,
         random,
+        abandonRate: options.abandonRate ?? 0.05,
         // The load lasts at least as long as the faults: a fault's recovery is proven by acknowledged commands.
         running: () => Date.now() < until || faultsDoneAt === undefined,
         // A command still unanswered is given up only once the faults are over and recovery had its time.

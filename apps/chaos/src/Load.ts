@@ -3,7 +3,9 @@
  * command with an `Idempotency-Key` of its own. A client retries a command with the SAME key and body (on
  * any API process) until it gets a definitive answer: a 2xx, or a 4xx other than 409 IdempotencyKeyInUse
  * (the first attempt is still running). A 5xx or a connection error is not definitive: the command may or
- * may not have been applied, and only the retry with the same key can tell. Every command and its final
+ * may not have been applied, and only the retry with the same key can tell. Some first attempts are
+ * abandoned by the client after a few milliseconds on purpose (a lost answer), so the replay path is
+ * exercised too: the server may have committed them. Every command and its final
  * answer is recorded (the ledger the checks compare the database with), with the figures of the traffic.
  */
 import { Effect } from "effect"
@@ -44,6 +46,8 @@ export interface Traffic {
   status500: number
   otherStatus5xx: number
   connectionErrors: number
+  /** First attempts the client abandoned on purpose after a few ms (the server may still commit them). */
+  abandoned: number
   keyInUse: number
   replayed: number
   /** Every answer by status, e.g. {"200": 812, "422": 40}. */
@@ -60,6 +64,12 @@ export interface LoadOptions {
   readonly running: () => boolean
   /** A command still without a definitive answer is given up then (epoch ms). */
   readonly giveUpAt: () => number
+  /**
+   * Share of commands whose first attempt the client abandons after 1-40 ms, as if the answer were lost on
+   * the way: the server may commit it anyway, and only the retry with the same key (answered by replay)
+   * keeps it from being applied twice.
+   */
+  readonly abandonRate: number
   /** Called with the time of every definitive answer (for recovery times). */
   readonly onAnswer?: (at: number, status: number) => void
 }
@@ -85,6 +95,7 @@ const emptyTraffic = (): Traffic => ({
   status500: 0,
   otherStatus5xx: 0,
   connectionErrors: 0,
+  abandoned: 0,
   keyInUse: 0,
   replayed: 0,
   byStatus: {}
@@ -99,15 +110,16 @@ type Attempt =
     readonly retryAfter: string | null
   }
   | { readonly _tag: "ConnectionError"; readonly message: string }
+  | { readonly _tag: "Abandoned" }
 
-const attempt = (url: string, token: string, command: Command): Effect.Effect<Attempt> =>
+const attempt = (url: string, token: string, command: Command, abandonAfterMs: number | undefined): Effect.Effect<Attempt> =>
   Effect.promise(async (): Promise<Attempt> => {
     try {
       const response = await fetch(`${url}${command.path}`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "idempotency-key": command.key },
         body: JSON.stringify(command.body),
-        signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)
+        signal: AbortSignal.timeout(abandonAfterMs ?? ATTEMPT_TIMEOUT_MS)
       })
       const text = await response.text()
       let body: unknown = text
@@ -120,6 +132,7 @@ const attempt = (url: string, token: string, command: Command): Effect.Effect<At
         retryAfter: response.headers.get("retry-after")
       }
     } catch (error) {
+      if (abandonAfterMs !== undefined) return { _tag: "Abandoned" }
       return { _tag: "ConnectionError", message: error instanceof Error ? error.message : String(error) }
     }
   })
@@ -137,8 +150,11 @@ const send = (options: LoadOptions, traffic: Traffic, command: Command, offset: 
       attempts++
       traffic.attempts++
       if (attempts === 2) traffic.retried++
-      const result = yield* attempt(url, options.token, command)
-      if (result._tag === "ConnectionError") {
+      const abandonAfterMs = attempts === 1 && options.random.next() < options.abandonRate ? options.random.int(1, 40) : undefined
+      const result = yield* attempt(url, options.token, command, abandonAfterMs)
+      if (result._tag === "Abandoned") {
+        traffic.abandoned++
+      } else if (result._tag === "ConnectionError") {
         traffic.connectionErrors++
       } else {
         const status = result.status

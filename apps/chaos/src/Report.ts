@@ -53,7 +53,8 @@ export const render = (report: ChaosReport): string => {
   lines.push(`commands: ${t.commands} sent, ${t.acknowledged} acknowledged, ${t.rejected} rejected (4xx), ` +
     `${t.unanswered} unanswered; ${t.retried} retried, ${t.attempts} attempts, ${t.replayed} answered by replay`)
   lines.push(`not definitive: ${t.status503} x 503 (${t.status503WithoutRetryAfter} without Retry-After), ${t.status500} x 500, ${t.otherStatus5xx} x other 5xx, ` +
-    `${t.connectionErrors} connection errors, ${t.keyInUse} x 409 IdempotencyKeyInUse`)
+    `${t.connectionErrors} connection errors, ${t.keyInUse} x 409 IdempotencyKeyInUse, ` +
+    `${t.abandoned} first attempts abandoned by the client`)
   lines.push(`answers by status: ${Object.entries(t.byStatus).sort().map(([k, v]) => `${k}: ${v}`).join(", ")}`)
   const recovery = recoveryTimes(report.faults)
   lines.push(`faults: ${c.apiKills} API kills, ${c.workerKills} worker kills, ${c.databaseRestarts} database restarts, ` +
