@@ -34,6 +34,11 @@ export interface ChaosOptions {
   /** Longest wait for recovery after a fault, for a command's answer after the load, for catching up. */
   readonly recoveryLimitMs?: number
   readonly keep?: boolean
+  /**
+   * Runs on the database after the load and before the checks: a test damages the ledger with it (a
+   * duplicated event, say) to prove that the checks catch what they claim to catch.
+   */
+  readonly beforeChecks?: (databaseUrl: string) => Effect.Effect<void, unknown>
   readonly progress?: (line: string) => void
 }
 
@@ -122,6 +127,9 @@ export const run = (options: ChaosOptions): Effect.Effect<ChaosReport, ChaosSetu
       })
       const faults = yield* Fiber.join(injector)
       progress(`load done: ${load.traffic.commands} commands, ${load.traffic.acknowledged} acknowledged; checking`)
+      if (options.beforeChecks !== undefined) {
+        yield* options.beforeChecks(database.url).pipe(Effect.mapError((e) => setupFailed(`before the checks: ${String(e)}`)))
+      }
       const checked = yield* Checks.run({
         databaseUrl: database.url,
         masterKeys,
