@@ -107,6 +107,7 @@ export const run = (options: ChaosOptions): Effect.Effect<ChaosReport, ChaosSetu
         processes,
         databaseDownMs,
         recoveryLimitMs,
+        ...(options.faults === undefined ? { skipAfter: until - 5_000 } : {}),
         lastAcknowledgedAt: () => lastAcknowledgedAt,
         progress
       }).pipe(Effect.tap(() => Effect.sync(() => (faultsDoneAt = Date.now()))), Effect.forkChild)
