@@ -42,8 +42,9 @@ export interface Figures {
   readonly transfersCompleted: number
   readonly transfersFailed: number
   readonly events: number
-  /** How long the projections took to catch up after the load stopped. */
+  /** How long the projections took to catch up after the load stopped (or were waited for, when they did not). */
   readonly catchUpMs: number
+  readonly caughtUp: boolean
 }
 
 export interface CheckOptions {
@@ -256,7 +257,8 @@ export const run = (options: CheckOptions): Effect.Effect<{ readonly checks: Rea
         transfersCompleted: db.lastOfTransfers.filter((t) => t.type === "TransferCompleted").length,
         transfersFailed: db.lastOfTransfers.filter((t) => t.type !== "TransferCompleted" && TERMINAL.has(t.type)).length,
         events: db.events,
-        catchUpMs: caught.ms
+        catchUpMs: caught.ms,
+        caughtUp: caught.caughtUp
       }
     }
   })

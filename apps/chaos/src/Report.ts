@@ -68,7 +68,7 @@ export const render = (report: ChaosReport): string => {
   if (f !== undefined) {
     lines.push(`ledger: deposited ${f.deposited}, withdrew ${f.withdrawn}, balances ${f.balanceFromEvents} (events) / ${f.balanceFromApi} (API); ` +
       `${f.transfers} transfers: ${f.transfersCompleted} completed, ${f.transfersFailed} failed; ${f.events} events; ` +
-      `projections caught up ${ms(f.catchUpMs)} after the load`)
+      (f.caughtUp ? `projections caught up ${ms(f.catchUpMs)} after the load` : `projections NOT caught up ${ms(f.catchUpMs)} after the load`))
   }
   lines.push("checks:")
   for (const check of report.checks) lines.push(`  ${check.passed ? "PASS" : "FAIL"}  ${check.name}: ${check.detail}`)
