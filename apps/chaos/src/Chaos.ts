@@ -94,8 +94,10 @@ export const run = (options: ChaosOptions): Effect.Effect<ChaosReport, ChaosSetu
       yield* processes.waitAllReady(120_000).pipe(Effect.mapError((e) => setupFailed(e.message)))
       progress(`${options.apis} APIs (${processes.apiUrls.join(", ")}) and ${options.workers} workers ready; load for ${options.durationMs / 1000} s`)
 
-      const random = Seeded.make(options.seed)
-      const schedule = options.faults ?? Faults.randomSchedule(random, options.durationMs, options.apis, options.workers)
+      // Two sources: the fault schedule repeats exactly for a seed, whatever the clients' timing does.
+      const schedule = options.faults ??
+        Faults.randomSchedule(Seeded.make(options.seed), options.durationMs, options.apis, options.workers)
+      const random = Seeded.make(options.seed + 1)
       const startedAt = Date.now()
       const until = startedAt + options.durationMs
       let lastAcknowledgedAt = 0
@@ -134,7 +136,7 @@ export const run = (options: ChaosOptions): Effect.Effect<ChaosReport, ChaosSetu
       const checked = yield* Checks.run({
         databaseUrl: database.url,
         masterKeys,
-        apiUrl: processes.apiUrls[0]!,
+        apiUrls: processes.apiUrls,
         token,
         load,
         faults,

@@ -50,7 +50,7 @@ export interface Figures {
 export interface CheckOptions {
   readonly databaseUrl: string
   readonly masterKeys: string
-  readonly apiUrl: string
+  readonly apiUrls: ReadonlyArray<string>
   readonly token: string
   readonly load: LoadResult
   readonly faults: ReadonlyArray<FaultRecord>
@@ -134,16 +134,20 @@ const catchUp = (options: CheckOptions) =>
     return { caughtUp: false, last, ms: Date.now() - started, error: lastError }
   })
 
-const balanceOf = (apiUrl: string, token: string, accountId: string) =>
+/** The balance an API serves for the account (the first API that answers 200), or undefined. */
+const balanceOf = (apiUrls: ReadonlyArray<string>, token: string, accountId: string) =>
   Effect.promise(async () => {
-    try {
-      const response = await fetch(`${apiUrl}/accounts/${accountId}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) })
-      const body: unknown = await response.json()
-      const balance: unknown = typeof body === "object" && body !== null ? Reflect.get(body, "balance") : undefined
-      return response.status === 200 && typeof balance === "number" ? balance : undefined
-    } catch {
-      return undefined // counted as an account the API did not serve
+    for (const apiUrl of apiUrls) {
+      try {
+        const response = await fetch(`${apiUrl}/accounts/${accountId}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) })
+        const body: unknown = await response.json()
+        const balance: unknown = typeof body === "object" && body !== null ? Reflect.get(body, "balance") : undefined
+        if (response.status === 200 && typeof balance === "number") return balance
+      } catch {
+        // this API did not answer: ask the next one
+      }
     }
+    return undefined // counted as an account the API did not serve
   })
 
 const sum = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0)
@@ -230,7 +234,7 @@ export const run = (options: CheckOptions): Effect.Effect<{ readonly checks: Rea
 
     const deposited = sum(outcomes.filter((o) => o.command.kind === "deposit" && applied(o)).map((o) => o.command.amount))
     const withdrawn = sum(outcomes.filter((o) => o.command.kind === "withdrawal" && applied(o)).map((o) => o.command.amount))
-    const balances = yield* Effect.forEach(options.load.accounts, (id) => balanceOf(options.apiUrl, options.token, id), { concurrency: 4 })
+    const balances = yield* Effect.forEach(options.load.accounts, (id) => balanceOf(options.apiUrls, options.token, id), { concurrency: 4 })
     const served = balances.filter((b): b is number => b !== undefined)
     const balanceFromApi = sum(served)
     check("money conserved",
