@@ -24,6 +24,8 @@ export interface ChaosDatabase {
   readonly restart: Effect.Effect<void, DatabaseFault>
   /** pg_terminate_backend of every other client connection; returns how many were ended. */
   readonly terminateBackends: Effect.Effect<number, DatabaseFault>
+  /** What every client connection is doing (for a fault that did not recover): one line each. */
+  readonly activity: Effect.Effect<ReadonlyArray<string>, DatabaseFault>
 }
 
 const postmasterPid = (dataDir: string) =>
@@ -101,9 +103,27 @@ export const make = (root: string): Effect.Effect<ChaosDatabase, DatabaseFault, 
       Effect.mapError((cause) => new DatabaseFault({ message: "could not terminate the backends", cause }))
     )
 
+    const activity = Effect.suspend(() => Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const rows = yield* sql<{ readonly line: string }>`
+        SELECT format('pid %s %s %s%s, transaction %s s, waiting %s s: %s', pid, application_name, state,
+          coalesce(' on ' || wait_event_type || '/' || wait_event, ''),
+          coalesce(round(extract(epoch FROM now() - xact_start))::text, '-'),
+          coalesce(round(extract(epoch FROM now() - state_change))::text, '-'),
+          left(regexp_replace(query, '\s+', ' ', 'g'), 160)) AS line
+        FROM pg_stat_activity
+        WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+        ORDER BY xact_start`
+      return rows.map((r) => r.line)
+    })).pipe(
+      Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))),
+      Effect.mapError((cause) => new DatabaseFault({ message: "could not read pg_stat_activity", cause }))
+    )
+
     return {
       url,
       dataDir,
+      activity,
       kill,
       restart,
       terminateBackends

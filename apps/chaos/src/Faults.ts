@@ -147,6 +147,19 @@ export const run = (options: InjectorOptions): Effect.Effect<ReadonlyArray<Fault
       // while it was being applied prove nothing.
       const recovered = yield* Effect.result(recovery(options, Date.now()))
       const recoveredMs = recovered._tag === "Success" ? recovered.success : undefined
+      if (recovered._tag === "Failure") {
+        // What held things up: the open transactions, with what they wait on.
+        const activity = yield* Effect.result(options.database.activity)
+        const lines = activity._tag === "Success" ? activity.success : [activity.failure.message]
+        options.progress(`not recovered (${recovered.failure.message}); open transactions:\n  ${lines.join("\n  ") || "none"}`)
+        return {
+          fault: scheduled.fault,
+          atMs,
+          injected: true,
+          recoveredMs,
+          detail: `${injected.success}; ${recovered.failure.message}; open transactions: ${lines.slice(0, 8).join(" | ") || "none"}`
+        } satisfies FaultRecord
+      }
       options.progress(
         `${(atMs / 1000).toFixed(1)}s ${describe(scheduled.fault)} (${injected.success}): ` +
           (recoveredMs === undefined ? `NOT recovered within ${options.recoveryLimitMs} ms` : `recovered in ${recoveredMs} ms`)
