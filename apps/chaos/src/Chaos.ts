@@ -28,6 +28,8 @@ export interface ChaosOptions {
   readonly seed: number
   /** Forced faults at chosen offsets; without them faults are drawn from the seed. */
   readonly faults?: ReadonlyArray<Faults.ScheduledFault>
+  /** The kinds of faults drawn from the seed (default: all). */
+  readonly faultKinds?: ReadonlyArray<Faults.FaultKind>
   readonly databaseDownMs?: number
   /** Share of commands whose first attempt the client abandons after a few ms (default 5%). */
   readonly abandonRate?: number
@@ -96,7 +98,7 @@ export const run = (options: ChaosOptions): Effect.Effect<ChaosReport, ChaosSetu
 
       // Two sources: the fault schedule repeats exactly for a seed, whatever the clients' timing does.
       const schedule = options.faults ??
-        Faults.randomSchedule(Seeded.make(options.seed), options.durationMs, options.apis, options.workers)
+        Faults.randomSchedule(Seeded.make(options.seed), options.durationMs, options.apis, options.workers, options.faultKinds)
       const random = Seeded.make(options.seed + 1)
       const startedAt = Date.now()
       const until = startedAt + options.durationMs

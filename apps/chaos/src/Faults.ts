@@ -66,19 +66,34 @@ export const counts = (all: ReadonlyArray<FaultRecord>): FaultCounts => {
   }
 }
 
-/** Faults drawn from the seed: from 5 s in, one every 3-8 s, none in the last 5 s of the load. */
-export const randomSchedule = (random: Seeded, durationMs: number, apis: number, workers: number): ReadonlyArray<ScheduledFault> => {
+export type FaultKind = Fault["_tag"]
+export const FAULT_KINDS: ReadonlyArray<FaultKind> = ["KillApi", "KillWorker", "RestartDatabase", "TerminateConnections"]
+/** How often each kind is drawn, relative to the others. */
+const WEIGHT: Record<FaultKind, number> = { KillApi: 35, KillWorker: 25, RestartDatabase: 20, TerminateConnections: 20 }
+
+/**
+ * Faults drawn from the seed, of the given kinds: from 5 s in, one every 3-8 s, none in the last 5 s of
+ * the load.
+ */
+export const randomSchedule = (
+  random: Seeded,
+  durationMs: number,
+  apis: number,
+  workers: number,
+  kinds: ReadonlyArray<FaultKind> = FAULT_KINDS
+): ReadonlyArray<ScheduledFault> => {
   const schedule: Array<ScheduledFault> = []
+  const usable = kinds.filter((kind) => kind !== "KillWorker" || workers > 0)
+  const total = usable.reduce((sum, kind) => sum + WEIGHT[kind], 0)
   let at = 5_000
-  while (at <= durationMs - 5_000) {
-    const roll = random.next()
-    const fault: Fault = roll < 0.35 || workers === 0
+  while (usable.length > 0 && at <= durationMs - 5_000) {
+    let roll = random.next() * total
+    const kind = usable.find((k) => (roll -= WEIGHT[k]) < 0) ?? usable[usable.length - 1]!
+    const fault: Fault = kind === "KillApi"
       ? { _tag: "KillApi", index: random.int(0, apis - 1) }
-      : roll < 0.6
+      : kind === "KillWorker"
       ? { _tag: "KillWorker", index: random.int(0, workers - 1) }
-      : roll < 0.8
-      ? { _tag: "RestartDatabase" }
-      : { _tag: "TerminateConnections" }
+      : { _tag: kind }
     schedule.push({ atMs: at, fault })
     at += random.int(3_000, 8_000)
   }

@@ -6,6 +6,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, Logger } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Chaos from "./Chaos.ts"
+import type * as Faults from "./Faults.ts"
 import * as Report from "./Report.ts"
 
 /** "60s", "2m", "1500ms" or a bare number of seconds. */
@@ -29,6 +30,10 @@ const chaos = Command.make(
     clients: Flag.Int("clients").pipe(Flag.withDescription("Concurrent clients (default 8)"), Flag.withDefault(8)),
     seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the load's and the faults' choices (default: random)"), Flag.optional),
     databaseDown: Flag.String("database-down").pipe(Flag.withDescription("How long a database restart keeps it down (default 2s)"), Flag.withDefault("2s")),
+    faults: Flag.String("faults").pipe(
+      Flag.withDescription("Kinds of faults, comma-separated: api, worker, database, connections (default: all)"),
+      Flag.withDefault("api,worker,database,connections")
+    ),
     keep: Flag.Boolean("keep").pipe(Flag.withDescription("Keep the run's folder (database, logs) even when it passed"), Flag.withDefault(false))
   },
   (flags) =>
@@ -45,6 +50,19 @@ const chaos = Command.make(
         process.exitCode = 2
         return
       }
+      const names: Record<string, Faults.FaultKind> = {
+        api: "KillApi",
+        worker: "KillWorker",
+        database: "RestartDatabase",
+        connections: "TerminateConnections"
+      }
+      const requested = flags.faults.split(",").map((name) => name.trim()).filter((name) => name !== "")
+      const faultKinds = requested.flatMap((name) => (name in names ? [names[name]!] : []))
+      if (faultKinds.length !== requested.length) {
+        yield* Console.error(`error: --faults takes api, worker, database, connections (got ${flags.faults})`)
+        process.exitCode = 2
+        return
+      }
       const seed = flags.seed._tag === "Some" ? flags.seed.value : Math.floor(Math.random() * 2 ** 31)
       const report = yield* Chaos.run({
         durationMs,
@@ -54,6 +72,7 @@ const chaos = Command.make(
         clients: flags.clients,
         seed,
         databaseDownMs,
+        faultKinds,
         keep: flags.keep,
         progress
       })
