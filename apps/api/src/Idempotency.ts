@@ -16,6 +16,7 @@ import { isSqlError } from "effect/sql/SqlError"
 import { HttpServerRequest, HttpServerRespondable, HttpServerResponse } from "effect/http"
 import { HttpApiError, HttpApiMiddleware } from "effect/http-api"
 import { createHash } from "node:crypto"
+import { EventStore, StoreUnavailable } from "@verity/eventstore"
 import { ApiConfig } from "./ApiConfig.ts"
 import { Principal } from "./Auth.ts"
 import * as Migrations from "./Migrations.ts"
@@ -91,6 +92,7 @@ const subjectOf = (url: string, body: string | undefined): string | null => {
 
 export const make = Effect.gen(function*() {
   const sql = (yield* PgClient.PgClient).withoutTransforms()
+  const store = yield* EventStore
   const table = sql(`${Migrations.SCHEMA}.idempotency_keys`)
 
   const record = (principal: string, key: string, hash: string, request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) => {
@@ -158,14 +160,16 @@ export const make = Effect.gen(function*() {
         return response
       })
 
-      return yield* sql.withTransaction(attempt).pipe(
+      // The command's events and its recorded answer commit together. The transaction announces itself as an
+      // event appender: the command may write (a subject's key) before it appends.
+      return yield* store.transaction(attempt).pipe(
         Effect.catch((failure: unknown) => {
           if (failure instanceof Rollback) {
             const outcome = failure.outcome
             // Re-raised as it came: the endpoint's own error encoding answers it.
             return HttpServerResponse.isHttpServerResponse(outcome) ? Effect.succeed(outcome) : Effect.fail(outcome.error as never)
           }
-          if (isSqlError(failure)) {
+          if (isSqlError(failure) || failure instanceof StoreUnavailable) {
             return Effect.logWarning("idempotency store unavailable", failure.message).pipe(
               Effect.andThen(Effect.fail(new Problems.ServiceUnavailable({ detail: "the database is unavailable; retry shortly" })))
             )

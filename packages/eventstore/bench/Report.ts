@@ -5,6 +5,7 @@
 import * as Fs from "node:fs/promises"
 import type * as Cpu from "./Cpu.ts"
 import type { RunResult } from "./Measure.ts"
+import type { PollingResult } from "./Polling.ts"
 import type { ReadAllResult } from "./ReadAll.ts"
 import type { RehydrateResult } from "./Rehydrate.ts"
 
@@ -41,6 +42,7 @@ export interface Results {
   readonly appends: ReadonlyArray<AppendRow>
   readonly rehydrate: RehydrateResult
   readonly readAll: ReadAllResult
+  readonly polling: PollingResult
 }
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US")
@@ -105,6 +107,13 @@ export const markdown = (results: Results): string => {
       } events/s`
     )
   }
+  lines.push("")
+  lines.push(`Polling the global order (a follower's readAll from its checkpoint, back to back, ${int(readAll.totalEvents)}+ events stored):`)
+  lines.push(loadLine("idle database (every poll empty)", results.polling.idle))
+  lines.push(
+    loadLine(`next to ${results.polling.appendingClients} appending clients (${int(results.polling.appendsPerSecond)} appends/s meanwhile)`, results.polling.busy)
+  )
+  disturbed ||= isDisturbed(results.polling.idle.cpu) || isDisturbed(results.polling.busy.cpu)
   disturbed ||= [rehydrate.loadFull, rehydrate.loadSnapshot, rehydrate.readStream, rehydrate.decodeFold]
     .some((r) => isDisturbed(r.cpu)) || readAll.passes.some((pass) => isDisturbed(pass.cpu))
   if (disturbed) {

@@ -4,7 +4,7 @@
  * All scenarios run in ONE process against ONE fresh database, in a fixed order, sharing one pool, so their
  * numbers are comparable with each other: appends (raw INSERT vs EventStore.append, 1 event at 1/4/16
  * clients, 10 events at 16 clients), rehydrating a 1,000-event aggregate (with and without a snapshot), and
- * reading the global order. Progress goes to stderr; the results go to stdout as markdown and to
+ * reading the global order, and a follower polling it (idle and next to appenders). Progress goes to stderr; the results go to stdout as markdown and to
  * `bench/results/latest.json`. Settings: see `Config.ts` (BENCH_SECONDS, DATABASE_URL, ...).
  */
 import { NodeRuntime } from "@effect/platform-node"
@@ -22,6 +22,7 @@ import * as Cpu from "./Cpu.ts"
 import * as Database from "./Database.ts"
 import * as Measure from "./Measure.ts"
 import * as Payload from "./Payload.ts"
+import * as Polling from "./Polling.ts"
 import * as ReadAll from "./ReadAll.ts"
 import * as Rehydrate from "./Rehydrate.ts"
 import * as Report from "./Report.ts"
@@ -131,6 +132,7 @@ const scenarios = (embedded: boolean, database: string) =>
     appends.push(...(yield* encryptionPair(runOptions, Config.MAX_CLIENTS)))
     const rehydrate = yield* Rehydrate.run(runOptions)
     const readAll = yield* ReadAll.run(config.readAllEvents, cpu)
+    const polling = yield* Polling.run(runOptions)
     const cpus = Os.cpus()
     const environment: Report.Environment = {
       generatedAt: new Date().toISOString(),
@@ -146,7 +148,7 @@ const scenarios = (embedded: boolean, database: string) =>
       streamsPerClient: Appends.STREAMS_PER_CLIENT,
       pairSlices: Measure.PAIR_SLICES
     }
-    return { environment, appends, rehydrate, readAll } satisfies Report.Results
+    return { environment, appends, rehydrate, readAll, polling } satisfies Report.Results
   })
 
 const program = Effect.gen(function*() {

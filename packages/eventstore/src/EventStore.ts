@@ -70,6 +70,19 @@ export interface Backlog {
   readonly capped: boolean
   /** When the oldest of those events was recorded: the reader is that far behind. */
   readonly oldestRecordedAt: Option.Option<Date>
+  /** The open appending transaction that committed events wait behind, when there is one. */
+  readonly heldBackBy: Option.Option<HoldingTransaction>
+}
+
+/** A transaction that appends events and has not ended: readers wait behind it (postgres/Horizon.ts). */
+export interface HoldingTransaction {
+  readonly transactionId: bigint
+  /** Server process id of its connection (`pg_terminate_backend` ends it). */
+  readonly pid: number
+  readonly applicationName: string
+  /** `pg_stat_activity.state`: `active`, `idle in transaction`, ... */
+  readonly state: string
+  readonly startedAt: Option.Option<Date>
 }
 
 export interface SubscribeOptions extends ReadAllOptions {
@@ -136,6 +149,14 @@ export class EventStore extends Context.Service<EventStore, {
   readonly checkpointOf: (position: bigint) => Effect.Effect<Option.Option<Checkpoint>, StoreUnavailable>
   /** How far a reader at `from` (with the same filters) is behind: events and age of the oldest. */
   readonly backlog: (options: ReadAllOptions & { readonly max?: number }) => Effect.Effect<Backlog, StoreUnavailable>
+  /**
+   * Runs `effect` in one transaction that may append events among other statements (an idempotency
+   * record, a read model's rows). It announces itself as an appender first, so readers wait for it and never
+   * skip its events; a transaction that appends after other writes without it is refused (a defect). The
+   * effect's own failures pass through; the store's are `StoreUnavailable`. Nested calls share the outer
+   * transaction.
+   */
+  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StoreUnavailable, R>
   /** Hides the stream; appending to it again reopens it (versions continue). */
   readonly deleteStream: (
     stream: string,

@@ -357,8 +357,18 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
           if (page.caughtUp) break
           from = page.checkpoint
         }
-        return { events: Math.min(events, max), capped: events >= max, oldestRecordedAt: Option.fromNullishOr(oldest) }
+        return {
+          events: Math.min(events, max),
+          capped: events >= max,
+          oldestRecordedAt: Option.fromNullishOr(oldest),
+          // Every append commits at once: nothing is ever held back.
+          heldBackBy: Option.none()
+        }
       })
+
+    // One process, appends commit as they run: a transaction adds nothing to order (and there is no
+    // rollback; a caller that needs one uses the PostgreSQL store).
+    const inTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
 
     const expectationHolds = (record: StreamRecord, expected: ExpectedVersion.ExpectedVersion | undefined) => {
       const normalized = ExpectedVersion.normalize(expected ?? "any")
@@ -463,6 +473,7 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
       subscribe,
       horizon,
       backlog,
+      transaction: inTransaction,
       checkpointOf,
       deleteStream,
       tombstoneStream,

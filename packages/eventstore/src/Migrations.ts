@@ -70,8 +70,73 @@ const migrations = (schema: string): Record<string, Effect.Effect<void, SqlError
       )`
     yield* sql`CREATE INDEX stream_operations_stream_idx ON ${t("stream_operations")} (stream_id, id)`
   }),
-  "2_personal_data": personalData(schema)
+  "2_personal_data": personalData(schema),
+  "3_stream_order": streamOrder(schema),
+  "4_guards": guards(schema)
 })
+
+/**
+ * The order key of a stream's latest append (`streams.last_transaction_id`): a new append's events take the
+ * greatest of it and their own transaction id, so one stream's versions keep their order in the global
+ * order even when an older transaction appends after a newer one (see postgres/Horizon.ts).
+ */
+const streamOrder = (schema: string): Effect.Effect<void, SqlError, SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const t = (name: string) => sql(`${schema}.${name}`)
+    yield* sql`ALTER TABLE ${t("streams")} ADD COLUMN last_transaction_id xid8 NOT NULL DEFAULT '0'`
+    yield* sql`
+      UPDATE ${t("streams")} s SET last_transaction_id = e.transaction_id
+      FROM (SELECT DISTINCT ON (stream_id) stream_id, transaction_id FROM ${t("events")}
+            ORDER BY stream_id, transaction_id DESC) e
+      WHERE e.stream_id = s.stream_id`
+  })
+
+/**
+ * Guards in the database itself:
+ * - `announce_appender()` announces the current transaction as an event appender (postgres/Horizon.ts).
+ * - `refuse_late_append()` raises SQLSTATE V0001: the append statements call it when their transaction took
+ *   its id before announcing itself as an appender (readers could skip its events).
+ * - Events are immutable: UPDATE, DELETE and TRUNCATE of the events table raise SQLSTATE V0002, unless the
+ *   transaction opted into maintenance with `SET LOCAL verity.maintenance = 'on'` (the README's maintenance
+ *   switch for operators; nothing in the store updates or deletes events).
+ */
+const guards = (schema: string): Effect.Effect<void, SqlError, SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const t = (name: string) => sql(`${schema}.${name}`)
+    yield* sql.unsafe(`
+      CREATE FUNCTION ${schema}.refuse_late_append() RETURNS boolean LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'append refused: this transaction took its transaction id before it announced itself as an event appender'
+          USING ERRCODE = 'V0001',
+                HINT = 'run multi-statement transactions that append through EventStore.transaction';
+      END $$`)
+    yield* sql.unsafe(`
+      CREATE FUNCTION ${schema}.refuse_event_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF current_setting('verity.maintenance', true) = 'on' THEN
+          RETURN NULL;
+        END IF;
+        RAISE EXCEPTION 'events are immutable: % on %.% refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+          USING ERRCODE = 'V0002',
+                HINT = 'maintenance runs in a transaction with SET LOCAL verity.maintenance = ''on''';
+      END $$`)
+    // One round trip: refuse if the transaction already has an id (it would be late), then take the lock
+    // readers look for and record the announcement for the append guard.
+    yield* sql.unsafe(`
+      CREATE FUNCTION ${schema}.announce_appender() RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN
+        IF pg_current_xact_id_if_assigned() IS NOT NULL
+          AND current_setting('verity.appender_${schema}', true) IS DISTINCT FROM 'on' THEN
+          PERFORM ${schema}.refuse_late_append();
+        END IF;
+        LOCK TABLE ${schema}.events IN ROW EXCLUSIVE MODE;
+        PERFORM set_config('verity.appender_${schema}', 'on', true);
+      END $$`)
+    yield* sql`CREATE TRIGGER events_immutable BEFORE UPDATE OR DELETE OR TRUNCATE ON ${t("events")}
+      FOR EACH STATEMENT EXECUTE FUNCTION ${t("refuse_event_change")}()`
+  })
 
 const personalData = (schema: string): Effect.Effect<void, SqlError, SqlClient> =>
   Effect.gen(function*() {

@@ -170,9 +170,13 @@ forEachDatabase((target) => {
           const dave = id()
           yield* people.handle(carol, { _tag: "Register", personId: carol, name: "Carol", email: "carol@x.org" })
           yield* people.handle(dave, { _tag: "Register", personId: dave, name: "Dave", email: "dave@x.org" })
-          yield* sql`UPDATE verity.events SET data = jsonb_set(data, '{name,d}', to_jsonb(
-              overlay(data->'name'->>'d' placing (CASE WHEN substr(data->'name'->>'d', 20, 1) = 'A' THEN 'B' ELSE 'A' END) from 20 for 1)))
-            WHERE stream_id = ${`person-${carol}`}`
+          // Stored events are immutable: corrupting one takes the maintenance switch.
+          yield* sql.withTransaction(Effect.gen(function*() {
+            yield* sql`SET LOCAL verity.maintenance = 'on'`
+            yield* sql`UPDATE verity.events SET data = jsonb_set(data, '{name,d}', to_jsonb(
+                overlay(data->'name'->>'d' placing (CASE WHEN substr(data->'name'->>'d', 20, 1) = 'A' THEN 'B' ELSE 'A' END) from 20 for 1)))
+              WHERE stream_id = ${`person-${carol}`}`
+          }))
           const corrupt = yield* store.readStream(`person-${carol}`).pipe(Effect.flip)
           assert.deepInclude(corrupt, { _tag: "PersonalDataError", reason: "CorruptCiphertext", subject: carol })
           yield* sql`DELETE FROM verity.subject_keys WHERE subject_id = ${dave}`

@@ -80,3 +80,13 @@ export const make = (projection: Projection): Projection => {
 
 /** The schema holding generation `generation` of `name`. */
 export const generationSchema = (name: string, generation: number) => `${name}_g${generation}`
+
+/**
+ * The checkpoint transaction of `projection`. A process manager appends events inside it after other
+ * writes (parking rows, row locks), so its transaction announces itself as an event appender first
+ * (`EventStore.transaction`): readers then wait for it rather than skip its events. A read model appends
+ * nothing and stays a plain transaction, which never holds readers back.
+ */
+export const checkpointTransaction = (projection: Projection, store: EventStore["Service"], sql: SqlClient) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError | StoreUnavailable, R> =>
+  projection.sideEffects === true ? store.transaction(effect) : sql.withTransaction(effect)

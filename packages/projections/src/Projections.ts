@@ -15,7 +15,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import { Checkpoint, EventStore, type RecordedEvent, StoreUnavailable } from "@verity/eventstore"
 import * as Os from "node:os"
 import * as Migrations from "./Migrations.ts"
-import type { Projection } from "./Projection.ts"
+import { checkpointTransaction, type Projection } from "./Projection.ts"
 import * as Registry from "./Registry.ts"
 import * as Runner from "./Runner.ts"
 import * as Verify from "./Verify.ts"
@@ -75,6 +75,17 @@ export interface GenerationStatus {
   readonly heartbeatAgeSeconds: number | null
   readonly runnerState: string | null
   readonly lastError: string | null
+  /** The open appending transaction that committed events of this generation wait behind, if any. */
+  readonly heldBackBy: HeldBackBy | null
+}
+
+/** Who holds readers back (EventStore `backlog`): end it, or wait for it, to let the projection go on. */
+export interface HeldBackBy {
+  readonly transactionId: string
+  readonly pid: number
+  readonly applicationName: string
+  readonly state: string
+  readonly ageSeconds: number | null
 }
 
 export interface ProjectionStatus {
@@ -276,7 +287,20 @@ export const make = (options: ProjectionsOptions) =>
           owner: g.owner,
           heartbeatAgeSeconds: g.heartbeatAt === null ? null : Math.max(0, (now - g.heartbeatAt.getTime()) / 1000),
           runnerState: g.runnerState,
-          lastError: g.lastError
+          lastError: g.lastError,
+          heldBackBy: Option.match(backlog.heldBackBy, {
+            onNone: () => null,
+            onSome: (holder): HeldBackBy => ({
+              transactionId: holder.transactionId.toString(),
+              pid: holder.pid,
+              applicationName: holder.applicationName,
+              state: holder.state,
+              ageSeconds: Option.match(holder.startedAt, {
+                onNone: () => null,
+                onSome: (at) => Math.max(0, (now - at.getTime()) / 1000)
+              })
+            })
+          })
         } satisfies GenerationStatus
       })
 
@@ -440,7 +464,7 @@ export const make = (options: ProjectionsOptions) =>
       Effect.gen(function*() {
         const projection = yield* find(name)
         const { deadLetters, generations, parkedEvents, parkedStreams } = registry.tables
-        return yield* sql.withTransaction(Effect.gen(function*() {
+        return yield* checkpointTransaction(projection, store, sql)(Effect.gen(function*() {
           const rows = yield* sql<{ readonly generation: number; readonly error: string; readonly attempts: number }>`
             SELECT s.generation, s.error, s.attempts FROM ${parkedStreams} s
             JOIN ${generations} g ON g.name = s.name AND g.generation = s.generation AND g.state <> 'retired'

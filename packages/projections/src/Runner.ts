@@ -16,7 +16,7 @@ import type { Cause } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { isSqlError } from "effect/sql/SqlError"
 import { type Batch, type Checkpoint, EventStore, type RecordedEvent } from "@verity/eventstore"
-import type { Projection, TablesContext } from "./Projection.ts"
+import { checkpointTransaction, type Projection, type TablesContext } from "./Projection.ts"
 import type { Registry } from "./Registry.ts"
 
 export interface RunnerOptions {
@@ -198,6 +198,7 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
       const state = yield* Ref.make<"building" | "active">(row.value.state)
       const runnerState = yield* Ref.make("starting")
       const context = registry.context(projection, generation, row.value.state === "building")
+      const transaction = checkpointTransaction(projection, store, sql)
       yield* Effect.gen(function*() {
         const label = yield* Ref.get(runnerState)
         yield* registry.heartbeat(projection.name, generation, options.owner, label).pipe(Effect.ignore)
@@ -219,7 +220,7 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
           let isolate = false
           let failures = 0
           while (true) {
-            const exit = yield* sql.withTransaction(applyBatch(projection, generation, context, expected, batch, isolate)).pipe(Effect.exit)
+            const exit = yield* transaction(applyBatch(projection, generation, context, expected, batch, isolate)).pipe(Effect.exit)
             if (Exit.isSuccess(exit)) break
             const cause = exit.cause
             if (isInterrupted(cause)) return yield* Effect.failCause(cause)

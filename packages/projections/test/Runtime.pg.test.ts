@@ -5,7 +5,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore, PgEventStore, type RecordedEvent } from "@verity/eventstore"
 import { forEachDatabase, TestDatabase } from "@verity/eventstore/testing"
@@ -95,6 +95,31 @@ forEachDatabase((target) => {
         assert.strictEqual(status.active?.owner, "main")
         const timeout = yield* projections.waitFor("stream_counts", 10n ** 12n, "100 millis").pipe(Effect.flip)
         assert.strictEqual(timeout._tag, "WaitTimedOut")
+      }))
+
+    it.effect("status names the open appending transaction that holds the projection back", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const sql = yield* SqlClient
+        const projections = yield* Projections.Projections
+        const ready = yield* Deferred.make<number>()
+        const release = yield* Deferred.make<void>()
+        const holder = yield* store.transaction(Effect.gen(function*() {
+          yield* sql`SET LOCAL application_name = 'slow-import'`
+          yield* store.append("counted-held", "any", counted(1))
+          const rows = yield* sql<{ readonly pid: number }>`SELECT pg_backend_pid() AS pid`
+          yield* Deferred.succeed(ready, rows[0]!.pid)
+          yield* Deferred.await(release)
+        })).pipe(Effect.orDie, Effect.forkChild)
+        const pid = yield* Deferred.await(ready)
+        const later = yield* store.append("counted-after", "any", counted(1))
+        const status = yield* projections.statusOf("stream_counts")
+        assert.deepInclude(status.active?.heldBackBy ?? {}, { pid, applicationName: "slow-import", state: "idle in transaction" })
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(holder)
+        yield* projections.waitFor("stream_counts", later.checkpoint, "20 seconds")
+        assert.strictEqual((yield* counts).get("counted-held"), 1)
+        assert.isNull((yield* projections.statusOf("stream_counts")).active?.heldBackBy ?? null)
       }))
 
     it.effect("a poison event parks only its stream; retry after a fix and skip both work", () =>

@@ -11,6 +11,17 @@ import * as Problems from "../Problems.ts"
 
 const NullableString = Schema.NullOr(Schema.String)
 
+export const HeldBackBy = Schema.Struct({
+  transactionId: Schema.String,
+  pid: Schema.Int,
+  applicationName: Schema.String,
+  state: Schema.String,
+  ageSeconds: Schema.NullOr(Schema.Number)
+}).annotate({
+  identifier: "HeldBackBy",
+  description: "The open transaction appending events that this generation's committed events wait behind"
+})
+
 export const GenerationStatus = Schema.Struct({
   generation: Schema.Int,
   version: Schema.Int,
@@ -23,7 +34,8 @@ export const GenerationStatus = Schema.Struct({
   owner: NullableString,
   heartbeatAgeSeconds: Schema.NullOr(Schema.Number),
   runnerState: NullableString,
-  lastError: NullableString
+  lastError: NullableString,
+  heldBackBy: Schema.NullOr(HeldBackBy)
 }).annotate({ identifier: "GenerationStatus" })
 
 export const ProjectionStatus = Schema.Struct({

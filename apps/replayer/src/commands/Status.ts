@@ -21,7 +21,18 @@ export const render = (statuses: ReadonlyArray<Projections.ProjectionStatus>): s
     s.active?.owner ?? "-"
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  return [row(header, widths), ...rows.map((r) => row(r, widths))].join("\n")
+  const held = statuses.flatMap((s) =>
+    [s.active, s.building].flatMap((g) => {
+      const by = g?.heldBackBy
+      if (g === undefined || by === null || by === undefined) return []
+      const age = by.ageSeconds === null ? "" : `, open ${by.ageSeconds.toFixed(1)} s`
+      return [
+        `${s.name} g${g.generation}: readers wait behind transaction ${by.transactionId} ` +
+        `(pid ${by.pid}, application "${by.applicationName}", ${by.state}${age})`
+      ]
+    })
+  )
+  return [row(header, widths), ...rows.map((r) => row(r, widths)), ...held].join("\n")
 }
 
 export const status = Command.make(

@@ -87,7 +87,8 @@ export const make = (schema: string) =>
 
     const forget = Effect.fn("PersonalData.forget")(function*(subjectId: string, request: ForgetRequest) {
       yield* validate(subjectId)
-      const outcome = yield* sql.withTransaction(Effect.gen(function*() {
+      // Destroying the key writes before the erasure event is appended: the transaction announces itself.
+      const outcome = yield* store.transaction(Effect.gen(function*() {
         const forgotten = yield* keys.destroy(subjectId)
         const rows = yield* sql<{ readonly stream_id: string }>`
           SELECT stream_id FROM ${subjectStreams} WHERE subject_id = ${subjectId} ORDER BY stream_id`

@@ -29,6 +29,7 @@ import type { AppendResult, EventMetadata, NewEvent, RecordedEvent, StreamInfo }
 import {
   EventStore,
   type AppendOptions,
+  type HoldingTransaction,
   type Page,
   type ReadAllOptions,
   type ReadStreamOptions,
@@ -44,6 +45,7 @@ import * as Migrations from "../Migrations.ts"
 import * as StreamName from "../StreamName.ts"
 import * as Wakeup from "../Wakeup.ts"
 import { eventColumns, type EventRow, toRecordedEvent } from "./Rows.ts"
+import * as Horizon from "./Horizon.ts"
 import { listen } from "./Listener.ts"
 import { constraintOf, mapSqlErrors } from "./SqlErrors.ts"
 
@@ -92,6 +94,15 @@ class AppendRejected {
   }
 }
 
+/** A failure of the caller's effect inside `transaction`, kept apart from the store's own SqlErrors. */
+class CallerFailure<E> {
+  readonly _tag = "CallerFailure"
+  readonly error: E
+  constructor(error: E) {
+    this.error = error
+  }
+}
+
 const clampPage = (limit: number | undefined) =>
   limit === undefined || !Number.isFinite(limit) ? DEFAULT_PAGE : Math.max(1, Math.min(MAX_PAGE, Math.floor(limit)))
 
@@ -112,6 +123,9 @@ export const make = (options: PgEventStoreOptions = {}) =>
     const snapshotsTable = sql(`${schema}.snapshots`)
     const operationsTable = sql(`${schema}.stream_operations`)
     const columns = eventColumns(sql)
+    const horizonSql = Horizon.make(sql, schema)
+    /** The newest order key committed: events wait behind the horizon when it is at or above it. */
+    const newestKey = sql`(SELECT k.transaction_id FROM ${eventsTable} k ORDER BY k.transaction_id DESC LIMIT 1)`
     const channel = `${schema}_events`
 
     // --- wake-ups -----------------------------------------------------------------------------------------
@@ -168,33 +182,43 @@ export const make = (options: PgEventStoreOptions = {}) =>
     }
 
     /**
-     * The compare-and-set on the stream's row: it returns the stream's new version, or no row when the
-     * expectation does not hold. The row lock it takes serialises writers of one stream until commit. (The
-     * append path writes only `version`: `deleted` only when reopening a deleted stream, no timestamps, so
-     * the update stays small and HOT.)
+     * The compare-and-set on the stream's row: it returns the stream's new version and the order key of the
+     * new events, or no row when the expectation does not hold. The row lock it takes serialises writers of
+     * one stream until commit. The key is the greatest of this transaction's id and the stream's previous
+     * key, so a stream's versions keep their order in the global order (postgres/Horizon.ts). It goes
+     * through the late-append guard first. (The append path writes only `version` and the key: `deleted`
+     * only when reopening a deleted stream, no timestamps, so the update stays small and HOT.)
      */
     const streamCas = (write: Prepared) => {
       const { category, stream } = write.stream
       const count = write.events.length
       switch (write.normalized._tag) {
         case "Any":
-          return sql`INSERT INTO ${streamsTable} AS s (stream_id, category, version) VALUES (${stream}, ${category}, ${count})
-            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version, deleted = false
+          return sql`INSERT INTO ${streamsTable} AS s (stream_id, category, version, last_transaction_id)
+            SELECT ${stream}, ${category}, ${count}, pg_current_xact_id() FROM (${horizonSql.guard}) g WHERE g.ok
+            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version, deleted = false,
+              last_transaction_id = greatest(s.last_transaction_id, excluded.last_transaction_id)
             WHERE NOT s.tombstoned
-            RETURNING s.version`
+            RETURNING s.version, s.last_transaction_id AS key`
         case "NoStream":
-          return sql`INSERT INTO ${streamsTable} AS s (stream_id, category, version) VALUES (${stream}, ${category}, ${count})
-            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version, deleted = false
+          return sql`INSERT INTO ${streamsTable} AS s (stream_id, category, version, last_transaction_id)
+            SELECT ${stream}, ${category}, ${count}, pg_current_xact_id() FROM (${horizonSql.guard}) g WHERE g.ok
+            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version, deleted = false,
+              last_transaction_id = greatest(s.last_transaction_id, excluded.last_transaction_id)
             WHERE s.deleted AND NOT s.tombstoned
-            RETURNING s.version`
+            RETURNING s.version, s.last_transaction_id AS key`
         case "StreamExists":
-          return sql`UPDATE ${streamsTable} AS s SET version = s.version + ${count}
-            WHERE s.stream_id = ${stream} AND NOT s.deleted AND NOT s.tombstoned
-            RETURNING s.version`
+          return sql`UPDATE ${streamsTable} AS s SET version = s.version + ${count},
+              last_transaction_id = greatest(s.last_transaction_id, pg_current_xact_id())
+            FROM (${horizonSql.guard}) g
+            WHERE g.ok AND s.stream_id = ${stream} AND NOT s.deleted AND NOT s.tombstoned
+            RETURNING s.version, s.last_transaction_id AS key`
         case "Exact":
-          return sql`UPDATE ${streamsTable} AS s SET version = s.version + ${count}
-            WHERE s.stream_id = ${stream} AND s.version = ${write.normalized.version} AND NOT s.deleted AND NOT s.tombstoned
-            RETURNING s.version`
+          return sql`UPDATE ${streamsTable} AS s SET version = s.version + ${count},
+              last_transaction_id = greatest(s.last_transaction_id, pg_current_xact_id())
+            FROM (${horizonSql.guard}) g
+            WHERE g.ok AND s.stream_id = ${stream} AND s.version = ${write.normalized.version} AND NOT s.deleted AND NOT s.tombstoned
+            RETURNING s.version, s.last_transaction_id AS key`
       }
     }
 
@@ -210,8 +234,8 @@ export const make = (options: PgEventStoreOptions = {}) =>
         const event = events[0]!
         return sql<AppendedRow>`
           WITH stream AS (${streamCas(write)})
-          INSERT INTO ${eventsTable} (stream_id, category, version, event_id, type, schema_version, data, metadata)
-          SELECT ${stream}, ${category}, stream.version, ${event.eventId}::uuid, ${event.type}, ${event.schemaVersion},
+          INSERT INTO ${eventsTable} (transaction_id, stream_id, category, version, event_id, type, schema_version, data, metadata)
+          SELECT stream.key, ${stream}, ${category}, stream.version, ${event.eventId}::uuid, ${event.type}, ${event.schemaVersion},
             ${event.data}::jsonb, ${event.metadata}::jsonb
           FROM stream
           RETURNING position, version, transaction_id::text::int8 AS tx`
@@ -231,8 +255,8 @@ export const make = (options: PgEventStoreOptions = {}) =>
       }
       return sql<AppendedRow>`
         WITH stream AS (${streamCas(write)})
-        INSERT INTO ${eventsTable} (stream_id, category, version, event_id, type, schema_version, data, metadata)
-        SELECT ${stream}, ${category}, stream.version - ${events.length} + e.n, e.event_id, e.type, e.schema_version, e.data, e.metadata
+        INSERT INTO ${eventsTable} (transaction_id, stream_id, category, version, event_id, type, schema_version, data, metadata)
+        SELECT stream.key, ${stream}, ${category}, stream.version - ${events.length} + e.n, e.event_id, e.type, e.schema_version, e.data, e.metadata
         FROM stream CROSS JOIN unnest(${ids}::uuid[], ${types}::text[], ${versions}::int4[], ${data}::jsonb[], ${metadata}::jsonb[])
           WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, n)
         RETURNING position, version, transaction_id::text::int8 AS tx`
@@ -339,9 +363,10 @@ export const make = (options: PgEventStoreOptions = {}) =>
           const y = prepared[b]!.stream.stream
           return x < y ? -1 : x > y ? 1 : a - b
         })
-        const outcome = yield* sql.withTransaction(
+        const outcome = yield* sql.withTransaction(Effect.andThen(
+          horizonSql.announce,
           Effect.forEach(order, (i) => Effect.map(runAppend(prepared[i]!), (result) => [i, result] as const))
-        ).pipe(Effect.result)
+        )).pipe(Effect.result)
         if (Result.isSuccess(outcome)) {
           yield* sql.afterCommit(onCommit)
           const results = new Array<AppendResult>(prepared.length)
@@ -484,17 +509,16 @@ export const make = (options: PgEventStoreOptions = {}) =>
         const from = options.from ?? Checkpoint.start
         const { position, transactionId } = Checkpoint.parts(from)
         const limit = clampPage(options.limit)
-        const filters = [sql`e.transaction_id < h.xmin`]
+        const filters = [sql`e.transaction_id < h.horizon`]
         const categories = options.categories
         if (categories !== undefined) {
           filters.push(categories.length === 1 ? sql`e.category = ${categories[0]!}` : sql`e.category = ANY(${[...categories]}::text[])`)
         }
         if (options.types !== undefined) filters.push(sql`e.type = ANY(${[...options.types]}::text[])`)
         const rows = yield* sql<EventRow & { readonly horizon: bigint; readonly pending: boolean }>`
-          SELECT h.xmin::text::int8 AS horizon,
-            EXISTS (SELECT 1 FROM ${eventsTable} p WHERE p.transaction_id >= h.xmin) AS pending,
-            ev.*
-          FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h
+          WITH h AS MATERIALIZED (${horizonSql.row})
+          SELECT h.horizon::text::int8 AS horizon, coalesce(${newestKey} >= h.horizon, false) AS pending, ev.*
+          FROM h
           LEFT JOIN LATERAL (
             SELECT ${columns} FROM ${eventsTable} e
             WHERE (e.transaction_id, e.position) > (${transactionId.toString()}::xid8, ${position})
@@ -554,12 +578,13 @@ export const make = (options: PgEventStoreOptions = {}) =>
     }
 
     const horizon = Effect.gen(function*() {
-      const rows = yield* sql<{ readonly xmin: bigint; readonly position: bigint | null }>`
-        SELECT h.xmin::text::int8 AS xmin,
-          (SELECT e.position FROM ${eventsTable} e WHERE e.transaction_id < h.xmin ORDER BY e.position DESC LIMIT 1) AS position
-        FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h`
+      const rows = yield* sql<{ readonly horizon: bigint; readonly position: bigint | null }>`
+        WITH h AS MATERIALIZED (${horizonSql.row})
+        SELECT h.horizon::text::int8 AS horizon,
+          (SELECT e.position FROM ${eventsTable} e WHERE e.transaction_id < h.horizon ORDER BY e.position DESC LIMIT 1) AS position
+        FROM h`
       const row = rows[0]!
-      return { checkpoint: Checkpoint.afterTransaction(row.xmin - 1n), position: row.position ?? 0n }
+      return { checkpoint: Checkpoint.afterTransaction(row.horizon - 1n), position: row.position ?? 0n }
     }).pipe(mapSqlErrors("horizon"), Effect.withSpan("EventStore.horizon"))
 
     const checkpointOf = (position: bigint) =>
@@ -572,22 +597,62 @@ export const make = (options: PgEventStoreOptions = {}) =>
       Effect.gen(function*() {
         const { position, transactionId } = Checkpoint.parts(options.from ?? Checkpoint.start)
         const max = Math.max(1, Math.floor(options.max ?? 1_000_000))
-        const filters = [sql`e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())`]
+        const filters = [sql`e.transaction_id < h.horizon`]
         if (options.categories !== undefined) filters.push(sql`e.category = ANY(${[...options.categories]}::text[])`)
         if (options.types !== undefined) filters.push(sql`e.type = ANY(${[...options.types]}::text[])`)
         const after = sql`(e.transaction_id, e.position) > (${transactionId.toString()}::xid8, ${position})`
-        const rows = yield* sql<{ readonly n: bigint; readonly oldest: Date | null }>`
+        const rows = yield* sql<{
+          readonly n: bigint
+          readonly oldest: Date | null
+          readonly pending: boolean
+          readonly horizon: bigint
+          readonly pid: number | null
+          readonly application_name: string | null
+          readonly state: string | null
+          readonly xact_start: Date | null
+        }>`
+          WITH h AS MATERIALIZED (${horizonSql.row})
           SELECT
             (SELECT count(*) FROM (SELECT 1 FROM ${eventsTable} e WHERE ${after} AND ${sql.and(filters)} LIMIT ${max}) c) AS n,
             (SELECT e.recorded_at FROM ${eventsTable} e WHERE ${after} AND ${sql.and(filters)}
-              ORDER BY e.transaction_id, e.position LIMIT 1) AS oldest`
+              ORDER BY e.transaction_id, e.position LIMIT 1) AS oldest,
+            coalesce(${newestKey} >= h.horizon, false) AS pending,
+            h.horizon::text::int8 AS horizon,
+            b.pid, b.application_name, b.state, b.xact_start
+          FROM h LEFT JOIN LATERAL (${horizonSql.holder(sql`h.horizon`)}) b ON true`
         const row = rows[0]!
+        // Only a transaction that holds committed events back is worth naming.
+        const heldBackBy = row.pending && row.pid !== null
+          ? Option.some<HoldingTransaction>({
+            transactionId: row.horizon,
+            pid: row.pid,
+            applicationName: row.application_name ?? "",
+            state: row.state ?? "",
+            startedAt: Option.fromNullishOr(row.xact_start)
+          })
+          : Option.none<HoldingTransaction>()
         return {
           events: Number(row.n),
           capped: Number(row.n) >= max,
-          oldestRecordedAt: Option.fromNullishOr(row.oldest)
+          oldestRecordedAt: Option.fromNullishOr(row.oldest),
+          heldBackBy
         }
       }).pipe(mapSqlErrors("backlog"), Effect.withSpan("EventStore.backlog"))
+
+    // --- transactions -----------------------------------------------------------------------------------------
+    const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | StoreUnavailable, R> =>
+      sql.withTransaction(
+        Effect.andThen(horizonSql.announce, Effect.mapError(effect, (error) => new CallerFailure(error)))
+      ).pipe(
+        // Only the store's own statements (announce, begin, commit) become StoreUnavailable: the caller's
+        // errors, SqlErrors included, come back to it unchanged.
+        mapSqlErrors("transaction"),
+        Effect.catchIf(
+          (error): error is CallerFailure<E> => error instanceof CallerFailure,
+          (boxed) => Effect.fail(boxed.error)
+        ),
+        Effect.withSpan("EventStore.transaction")
+      )
 
     // --- lifecycle --------------------------------------------------------------------------------------------
     const expectedCondition = (expected: ExpectedVersion.ExpectedVersion | undefined) => {
@@ -738,6 +803,7 @@ export const make = (options: PgEventStoreOptions = {}) =>
       horizon,
       backlog,
       checkpointOf,
+      transaction,
       deleteStream,
       tombstoneStream,
       truncateStream,

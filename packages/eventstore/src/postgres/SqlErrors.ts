@@ -9,6 +9,8 @@ import { StoreUnavailable } from "../Errors.ts"
 
 /** SQLSTATE codes of a server that is shutting down, restarting or not yet accepting connections. */
 const SERVER_GOING_AWAY = new Set(["57P01", "57P02", "57P03", "53300"])
+/** SQLSTATE codes raised by the store's guards in the database (Migrations.ts `4_guards`). */
+const GUARDS = new Set(["V0001", "V0002"])
 
 export const sqlState = (error: SqlError): string | undefined => {
   const cause: unknown = error.reason.cause
@@ -42,6 +44,8 @@ export const toStoreError = (operation: string, error: SqlError): Effect.Effect<
       return Effect.die(error)
     default: {
       const code = sqlState(error)
+      // The store's own guards (a late append, a change to a stored event): a bug in the caller, not an outage.
+      if (code !== undefined && GUARDS.has(code)) return Effect.die(error)
       if (code !== undefined && SERVER_GOING_AWAY.has(code)) {
         return Effect.fail(new StoreUnavailable({ operation, reason: "Connection", retryable: true, detail }))
       }

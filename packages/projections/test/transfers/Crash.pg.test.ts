@@ -19,10 +19,10 @@
  * rolls back with it (same transaction), the transfer's stream parks, and an operator's retry completes it.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Account, Decider, Ids, Transfer } from "@verity/domain"
-import type { RecordedEvent } from "@verity/eventstore"
+import { EventStore, type RecordedEvent } from "@verity/eventstore"
 import { forEachDatabase } from "@verity/eventstore/testing"
 import * as Projections from "../../src/Projections.ts"
 import { accountCodec } from "../../src/ledger/Streams.ts"
@@ -163,10 +163,9 @@ forEachDatabase((target) => {
 
   /** No committed event waits behind an open transaction: a runner starting now reads all of them. */
   const allReadable = Effect.gen(function*() {
-    const sql = yield* SqlClient
-    const rows = yield* sql<{ readonly pending: boolean }>`
-      SELECT EXISTS (SELECT 1 FROM verity.events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS pending`
-    return rows[0]!.pending ? undefined : true
+    const store = yield* EventStore
+    const backlog = yield* store.backlog({})
+    return Option.isNone(backlog.heldBackBy) ? true : undefined
   }).pipe(Effect.orDie)
 
   // The suite's own runtime does not run projections: each test starts and stops its "processes".
