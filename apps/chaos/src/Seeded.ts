@@ -21,6 +21,7 @@ export const make = (seed: number): Seeded => {
   }
   const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1))
   const pick = <A>(items: ReadonlyArray<A>): A => {
+    // A caller bug, not an outcome: every list picked from here is checked non-empty first.
     if (items.length === 0) throw new RangeError("pick from an empty list")
     return items[int(0, items.length - 1)]!
   }
