@@ -1,10 +1,12 @@
 /**
  * Projection operations over HTTP (scope admin): status, a blue/green rebuild that switches generations,
- * a process manager that cannot be rebuilt (409), parked streams listed, skipped and retried, and 404s
+ * a verified switch that a generation differing from the events cannot pass (its rows in the status) unless
+ * the rebuild asks `?skipVerify=true`, a process manager that cannot be rebuilt (409), parked streams listed, skipped and retried, and 404s
  * for unknown projections or streams that are not parked.
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore } from "@verity/eventstore"
 import { forEachDatabase } from "@verity/eventstore/testing"
 import * as T from "./support/TestApi.ts"
@@ -44,6 +46,49 @@ forEachDatabase((target) => {
           (r.body as Array<any>).find((p) => p.name === "account_summary")?.active?.generation === generation)
         T.isProblem(yield* T.ops.post("/projections/transfer_process/rebuild"), 409, "NotReplayable")
         T.isProblem(yield* T.ops.post("/projections/nope/rebuild"), 404)
+      }))
+
+    it.effect("a rebuild that differs from the events is refused, its rows in the status; ?skipVerify=true switches", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        yield* T.deposit(yield* T.openAccount(), 10)
+        const summaryOf = (reply: T.Reply): any => (reply.body as Array<any>).find((p) => p.name === "account_summary")
+        const live = yield* until("a live summary", T.ops.get("/projections"), (r) => summaryOf(r)?.state === "live")
+        const before = summaryOf(live).active.generation as number
+        const [latest] = yield* sql<{ readonly n: number }>`
+          SELECT max(generation) AS n FROM verity_projections.generations WHERE name = 'account_summary'`.pipe(Effect.orDie)
+        const next = latest!.n + 1
+        const bogus = crypto.randomUUID()
+        // Hold the new generation's runner lock so that a row can be slipped into its tables before it builds.
+        yield* Effect.scoped(Effect.gen(function*() {
+          const connection = yield* sql.reserve
+          const key = `verity_projections:account_summary:${next}`
+          yield* connection.executeValues("SELECT pg_advisory_lock(hashtextextended($1, 0))", [key])
+          const started = yield* T.ops.post("/projections/account_summary/rebuild")
+          assert.strictEqual(started.status, 202)
+          assert.strictEqual(started.body.generation, next)
+          yield* sql`
+            INSERT INTO ${sql(`account_summary_g${next}.accounts`)} (account_id, holder_name, holder_email, currency, balance,
+              overdraft_limit, status, frozen, version, opened_at, updated_at, erased)
+            VALUES (${bogus}, 'Tampered', 'tampered@example.org', 'EUR', 1, 0, 'open', false, 1, now(), now(), false)`
+          yield* connection.executeValues("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key])
+        })).pipe(Effect.orDie)
+        const refused = yield* until("a refused switch", T.ops.get("/projections"), (r) => summaryOf(r)?.building?.refusal !== undefined)
+        const summary = summaryOf(refused)
+        assert.strictEqual(summary.active.generation, before, "readers stay on the verified generation")
+        assert.strictEqual(summary.building.generation, next)
+        const accounts = (summary.building.refusal.tables as Array<any>).find((t) => t.table === "accounts")
+        assert.strictEqual(accounts.differences, 1)
+        assert.deepStrictEqual(accounts.rows[0].key, { account_id: bogus })
+        assert.strictEqual(accounts.rows[0].live.holder_name, "Tampered")
+        assert.notProperty(accounts.rows[0], "expected", "no event makes that row")
+
+        T.isProblem(yield* T.ops.post("/projections/account_summary/rebuild?skipVerify=maybe"), 400)
+        const skipped = yield* T.ops.post("/projections/account_summary/rebuild?skipVerify=true")
+        assert.strictEqual(skipped.status, 202)
+        assert.strictEqual(skipped.body.generation, next + 1, "the refused generation is replaced")
+        yield* until("the unverified generation is active", T.ops.get("/projections"), (r) =>
+          summaryOf(r)?.active?.generation === next + 1)
       }))
 
     it.effect("a poison event parks its stream; operators see it and skip it", () =>

@@ -2,12 +2,13 @@
  * GDPR erasure through the API: forget needs admin, is idempotent, and afterwards no API response (the
  * summary, the list, the history, time travel, transfers, replayed idempotent responses) contains the
  * holder's name or email; the API's own table keeps no fingerprint of a body that held them; and new
- * personal data for the forgotten holder is refused.
+ * personal data for the forgotten holder is refused. After a rebuild and then a forget, a full dump of the
+ * database (every generation of every read model, the retired one included) holds none of the holder's data.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Option, Schedule } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { forEachDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase, fullDump } from "@verity/eventstore/testing"
 import * as T from "./support/TestApi.ts"
 
 const NAME = "Erika Mustermann"
@@ -67,6 +68,35 @@ forEachDatabase((target) => {
         )
         // Money still moves: erasure does not break the account.
         assert.strictEqual((yield* T.alice.post(`/accounts/${id}/deposits`, { amount: 1 })).status, 200)
+      }))
+
+    it.effect("after a rebuild and a forget, a full dump of the database holds none of the holder's data", () =>
+      Effect.gen(function*() {
+        const tag = Math.random().toString(36).slice(2, 10)
+        const name = `Rebuilt Holder ${tag}`
+        const email = `rebuilt.${tag}@example.org`
+        const opened = yield* T.alice.post("/accounts", { holderName: name, holderEmail: email, currency: "EUR" })
+        const id = opened.body.accountId as string
+        yield* T.alice.get(`/accounts/${id}?waitForPosition=${opened.body.position}`)
+        const started = yield* T.ops.post("/projections/account_summary/rebuild")
+        assert.strictEqual(started.status, 202)
+        const summaryOf = (reply: T.Reply): any => (reply.body as Array<any>).find((p) => p.name === "account_summary")
+        yield* T.ops.get("/projections").pipe(
+          Effect.repeat({ until: (r) => summaryOf(r)?.active?.generation === started.body.generation, schedule: Schedule.spaced("50 millis") }),
+          Effect.timeout("30 seconds")
+        )
+        const forgotten = yield* T.ops.post(`/subjects/${id}/forget`, { reason: "GDPR art. 17 request 43" })
+        assert.strictEqual(forgotten.status, 200)
+        const summary = yield* T.alice.get(`/accounts/${id}?waitForPosition=${forgotten.body.position}`)
+        assert.strictEqual(summary.body.holderName, "[erased]")
+        // The previous generation is retired (no runner follows it): the erasure reaches it all the same.
+        const clean = (text: string) => !text.includes(name) && !text.includes(email)
+        const dump = yield* fullDump.pipe(
+          Effect.repeat({ until: (d) => clean(d.text), schedule: Schedule.spaced("100 millis") }),
+          Effect.timeoutOption("30 seconds")
+        )
+        assert.isTrue(Option.isSome(dump), "a full dump still holds the holder's name or email")
+        if (Option.isSome(dump)) assert.include(dump.value.text, `account_summary_g${started.body.generation - 1}`, "the dump covers the retired generation")
       }))
 
     it.effect("forget validates its input and needs admin", () =>

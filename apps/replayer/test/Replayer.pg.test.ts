@@ -1,7 +1,8 @@
 /**
  * The replayer as scripts use it: a real child process per command against a real database, checking
  * output and exit codes (0 ok, 1 check failed, 2 usage error, 130 interrupted), a rebuild that resumes
- * after kill -9, verify catching a corrupted row, and follow stopping cleanly on Ctrl-C.
+ * after kill -9, a row tampered while it was interrupted refusing the switch (exit 1, the row printed)
+ * until `--skip-verify`, verify catching a corrupted row, and follow stopping cleanly on Ctrl-C.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
@@ -83,7 +84,7 @@ describe("command line", () => {
 
 forEachDatabase((target) => {
   describe("operations", () => {
-    it.live("status, rebuild (resumable after kill -9), verify (exit 1 on a corrupted row), follow (Ctrl-C)", () =>
+    it.live("status, rebuild (resumable after kill -9; a row tampered meanwhile refuses the switch until --skip-verify), verify (exit 1 on a corrupted row), follow (Ctrl-C)", () =>
       Effect.gen(function*() {
         const url = yield* TestDatabase.freshDatabaseUrl(target)
         const env = { DATABASE_URL: url, VERITY_MASTER_KEYS: keys }
@@ -123,10 +124,36 @@ forEachDatabase((target) => {
           child.kill("SIGKILL")
         })
         assert.strictEqual(killed.signal, "SIGKILL")
-        const resumed = yield* replayer(["rebuild", "account_summary"], env)
+        // Meanwhile a row the interrupted rebuild already wrote is tampered with.
+        const { active, tampered } = yield* Effect.gen(function*() {
+          const sql = yield* PgClient.PgClient
+          const [row] = yield* sql<{ readonly generation: number; readonly active: number }>`
+            SELECT g.generation, p.active_generation AS active FROM verity_projections.generations g
+            JOIN verity_projections.projections p USING (name)
+            WHERE g.name = 'account_summary' AND g.state = 'building'`
+          const [changed] = yield* sql<{ readonly account_id: string }>`
+            UPDATE ${sql(`account_summary_g${row!.generation}.accounts`)} SET balance = balance + 1
+            WHERE account_id = (SELECT account_id FROM ${sql(`account_summary_g${row!.generation}.accounts`)} ORDER BY account_id LIMIT 1)
+            RETURNING account_id::text`
+          return { active: row!.active, tampered: changed!.account_id }
+        }).pipe(Effect.provide(client))
+        const refused = yield* replayer(["rebuild", "account_summary"], env)
+        assert.strictEqual(refused.code, 1, refused.stdout + refused.stderr)
+        assert.include(refused.stderr, "resuming generation")
+        assert.include(refused.stdout, "differs from the events")
+        assert.include(refused.stdout, tampered, "the differing row is named")
+        assert.include(refused.stderr, "--skip-verify")
+        const readers = yield* Effect.gen(function*() {
+          const sql = yield* PgClient.PgClient
+          return (yield* sql<{ readonly active: number }>`
+            SELECT active_generation AS active FROM verity_projections.projections WHERE name = 'account_summary'`)[0]!.active
+        }).pipe(Effect.provide(client))
+        assert.strictEqual(readers, active, "readers stay on the generation they had")
+        const refusedStatus = yield* replayer(["status"], env)
+        assert.include(refusedStatus.stdout, "switch refused", refusedStatus.stdout)
+        const resumed = yield* replayer(["rebuild", "account_summary", "--skip-verify"], env)
         assert.strictEqual(resumed.code, 0, resumed.stderr)
-        assert.include(resumed.stderr, "resuming generation")
-        assert.match(resumed.stdout, /account_summary: generation \d+ built from [\d,]+ events/)
+        assert.match(resumed.stdout, /account_summary: generation \d+ built from [\d,]+ events .*without comparing/)
 
         const clean = yield* replayer(["verify", "account_summary"], env)
         assert.strictEqual(clean.code, 0, clean.stdout + clean.stderr)

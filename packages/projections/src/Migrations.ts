@@ -5,6 +5,11 @@
  *   state (building, active, retired), the code version that builds it, and who runs it;
  * - `parked_streams` / `parked_events`: streams whose events keep failing, and the events waiting behind;
  * - `dead_letters`: events an operator chose to skip, kept for the record.
+ *
+ * Migration 2 adds to `generations`: `verify_switch` (false: a rebuild asked to switch unverified),
+ * `refusal` (the differing rows when the verified switch was refused; such a generation never becomes
+ * active) and `erasures_checkpoint` (how far erasure events were applied to a generation no runner follows,
+ * e.g. a retired one, until it is dropped).
  */
 import { Effect } from "effect"
 import * as Migrator from "effect/sql/Migrator"
@@ -74,6 +79,14 @@ const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient>> = {
         skipped_by text NOT NULL,
         skipped_at timestamptz NOT NULL DEFAULT now()
       )`
+  }),
+  "2_verified_switch_and_erasure": Effect.gen(function*() {
+    const sql = yield* SqlClient
+    yield* sql`
+      ALTER TABLE ${sql(`${SCHEMA}.generations`)}
+        ADD COLUMN verify_switch boolean NOT NULL DEFAULT true,
+        ADD COLUMN refusal jsonb,
+        ADD COLUMN erasures_checkpoint text`
   })
 }
 

@@ -7,16 +7,22 @@
  * created `building` when the code's projection version differs from the active generation's, or when an
  * operator asks for a rebuild; it is built from the history beside the active one (which keeps serving)
  * and, once caught up, becomes active in one transaction that also switches the readers' views.
+ *
+ * The switch is verified: before readers move, the new generation is compared with the events (as `verify`
+ * does); a mismatch refuses the switch (`SwitchRefused`, with the differing rows) unless the rebuild asked
+ * to skip the check. The previous generation is retired; the supervisors apply later erasures to it (see
+ * Erasure.ts) and drop it once `retiredGrace` has passed.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Data, Duration, Effect, FiberMap, Layer, Option, Schedule, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import { Checkpoint, EventStore, type RecordedEvent, StoreUnavailable } from "@verity/eventstore"
+import { Checkpoint, EventStore, PersonalData, type RecordedEvent, StoreUnavailable } from "@verity/eventstore"
 import * as Os from "node:os"
 import * as Migrations from "./Migrations.ts"
 import { checkpointTransaction, type Projection } from "./Projection.ts"
 import * as Registry from "./Registry.ts"
+import * as Erasure from "./Erasure.ts"
 import * as Runner from "./Runner.ts"
 import * as Verify from "./Verify.ts"
 import * as Wait from "./Wait.ts"
@@ -57,6 +63,43 @@ export class WaitTimedOut extends Schema.TaggedError<WaitTimedOut>()("WaitTimedO
   }
 }
 
+/** What a refused switch found: the tables whose rows differ from the events, with the first rows. */
+export interface SwitchRefusal {
+  readonly checkpoint: string
+  readonly tables: ReadonlyArray<Verify.TableReport>
+}
+
+/**
+ * The new generation differs from the events: readers stay on the current one. `tables` names the
+ * differing rows (key, the generation's row, the row recomputed from the events).
+ */
+export class SwitchRefused extends Schema.TaggedError<SwitchRefused>()("SwitchRefused", {
+  name: Schema.String,
+  generation: Schema.Number,
+  checkpoint: Schema.String,
+  tables: Schema.Array(Schema.Struct({
+    table: Schema.String,
+    differences: Schema.Number,
+    rows: Schema.Array(Schema.Struct({
+      key: Schema.Record(Schema.String, Schema.Unknown),
+      live: Schema.Unknown,
+      expected: Schema.Unknown
+    }))
+  }))
+}) {
+  override get message() {
+    const counts = this.tables.map((t) => `${t.table}: ${t.differences} differing rows`).join(", ")
+    const first = this.tables[0]?.rows[0]
+    return `switch to generation ${this.generation} of ${this.name} refused: it differs from the events (${counts})` +
+      (first === undefined ? "" : `; first key ${JSON.stringify(first.key)}`)
+  }
+}
+
+export interface RebuildOptions {
+  /** Switch without comparing the new generation with the events. */
+  readonly skipVerify?: boolean
+}
+
 /** An unexpected database failure inside the projection runtime. */
 export class ProjectionsError extends Data.TaggedError("ProjectionsError")<{ readonly message: string; readonly cause?: unknown }> {}
 
@@ -75,6 +118,8 @@ export interface GenerationStatus {
   readonly heartbeatAgeSeconds: number | null
   readonly runnerState: string | null
   readonly lastError: string | null
+  /** Set when the verified switch to this (building) generation was refused: it will not become active. */
+  readonly refusal: SwitchRefusal | null
   /** The open appending transaction that committed events of this generation wait behind, if any. */
   readonly heldBackBy: HeldBackBy | null
 }
@@ -144,6 +189,11 @@ export interface ProjectionsOptions {
   readonly maxAttempts?: number
   /** How often supervisors look for generations to start or stop (default 2 s). */
   readonly discoveryInterval?: Duration.Input
+  /**
+   * How long a retired generation's tables are kept after the switch before the supervisors drop them
+   * (default 30 s: queries still running on them finish). Erasures reach them meanwhile.
+   */
+  readonly retiredGrace?: Duration.Input
 }
 
 type ProjectionsFailure = ProjectionsError | StoreUnavailable
@@ -158,13 +208,20 @@ export class Projections extends Context.Service<Projections, {
     target: Checkpoint.Checkpoint | bigint,
     timeout: Duration.Input
   ) => Effect.Effect<void, UnknownProjection | WaitTimedOut | ProjectionsFailure>
-  /** Starts a new generation; runners build it beside the active one and switch when it has caught up. */
-  readonly rebuild: (name: string) => Effect.Effect<{ readonly generation: number }, UnknownProjection | NotReplayable | ProjectionsFailure>
-  /** Builds a new generation in this fiber at bulk speed, switches to it, and returns (the replayer). */
+  /**
+   * Starts a new generation; runners build it beside the active one and switch when it has caught up and
+   * matches the events (unless `skipVerify`). A refused building generation is retired and replaced.
+   */
+  readonly rebuild: (
+    name: string,
+    options?: RebuildOptions
+  ) => Effect.Effect<{ readonly generation: number }, UnknownProjection | NotReplayable | ProjectionsFailure>
+  /** Builds a new generation in this fiber at bulk speed, verifies it, switches to it, and returns (the replayer). */
   readonly rebuildNow: (
     name: string,
-    onProgress?: (progress: RebuildProgress) => Effect.Effect<void>
-  ) => Effect.Effect<RebuildReport, UnknownProjection | NotReplayable | ProjectionsFailure, EventStore>
+    onProgress?: (progress: RebuildProgress) => Effect.Effect<void>,
+    options?: RebuildOptions
+  ) => Effect.Effect<RebuildReport, UnknownProjection | NotReplayable | SwitchRefused | ProjectionsFailure, EventStore>
   /** Recomputes the read model from the events into scratch tables and diffs it against the live one. */
   readonly verify: (name: string) => Effect.Effect<Verify.VerifyReport, UnknownProjection | NotReplayable | ProjectionsFailure, EventStore>
   readonly parked: (name: string) => Effect.Effect<ReadonlyArray<ParkedStream>, UnknownProjection | ProjectionsFailure>
@@ -190,6 +247,43 @@ export const make = (options: ProjectionsOptions) =>
     if (byName.size !== options.projections.length) return yield* Effect.die(new Error("two projections share a name"))
     const owner = options.owner ?? `${Os.hostname()}:${process.pid}`
     const progress = Wait.makeProgress()
+    const graceSeconds = Duration.toSeconds(Duration.fromInputUnsafe(options.retiredGrace ?? "30 seconds"))
+
+    /**
+     * The verified switch: compares a caught-up building generation with the events; on a mismatch records
+     * the refusal (with the differing rows) on the generation and refuses. A process manager is not
+     * compared (replaying it would issue commands), nor a generation whose rebuild asked to skip the check.
+     *
+     * A forget committed after the compared checkpoint makes the events before it read as placeholders,
+     * while the generation still holds what it read earlier, until it applies the erasure event that
+     * follows: then the difference is not the generation's fault, and the runner asks again after its next
+     * batch instead of refusing.
+     */
+    const verifySwitch = (projection: Projection, generation: number) =>
+      Effect.gen(function*() {
+        if (projection.sideEffects === true) return "switch" as const
+        const row = yield* registry.generation(projection.name, generation)
+        if (Option.isNone(row) || !row.value.verifySwitch) return "switch" as const
+        const report = yield* Verify.verify(sql, registry, projection, generation)
+        if (report.consistent) return "switch" as const
+        if (Erasure.redacts(projection)) {
+          const erasures = yield* store.readAll({
+            from: report.checkpoint,
+            limit: 1,
+            categories: [PersonalData.ERASURE_CATEGORY],
+            types: [PersonalData.ERASURE_EVENT]
+          })
+          if (erasures.events.length > 0) return "later" as const
+        }
+        const refusal: SwitchRefusal = { checkpoint: report.checkpoint, tables: report.tables.filter((t) => t.differences > 0) }
+        yield* registry.refuse(projection.name, generation, refusal)
+        yield* Effect.logError("projection switch refused: the new generation differs from the events", {
+          projection: projection.name,
+          generation,
+          differences: refusal.tables.map((t) => `${t.table}: ${t.differences}`).join(", ")
+        })
+        return "refuse" as const
+      })
 
     const runnerOptions: Runner.RunnerOptions = {
       owner,
@@ -199,7 +293,8 @@ export const make = (options: ProjectionsOptions) =>
       lockRetry: "500 millis",
       heartbeatInterval: "2 seconds",
       maxAttempts: options.maxAttempts ?? 3,
-      onProgress: (p) => progress.report(p.name, p.generation, p.checkpoint)
+      onProgress: (p) => progress.report(p.name, p.generation, p.checkpoint),
+      verifySwitch
     }
     const runner = Runner.make(sql, registry, runnerOptions)
 
@@ -253,11 +348,29 @@ export const make = (options: ProjectionsOptions) =>
               started.delete(key)
             }
           }
+          yield* eraseUnfollowed(projection)
         }).pipe(
           Effect.catch((error) => Effect.logWarning("projection supervisor", { projection: projection.name, error: String(error) }))
         )
         yield* tick.pipe(Effect.repeat(Schedule.spaced(options.discoveryInterval ?? "2 seconds")))
       }).pipe(Effect.scoped)
+
+    /**
+     * Erasure across generations: drops retired generations past their grace, then applies the erasure
+     * events to every generation no runner follows (retired within the grace, abandoned building ones).
+     */
+    const eraseUnfollowed = (projection: Projection) =>
+      Effect.gen(function*() {
+        yield* registry.prune(projection.name, graceSeconds)
+        if (!Erasure.redacts(projection)) return
+        const unfollowed = Erasure.unfollowed(yield* registry.generationsOf(projection.name), Date.now())
+        for (const g of unfollowed) {
+          const applied = yield* Erasure.catchUp(sql, registry, projection, g.generation)
+          if (applied > 0) {
+            yield* Effect.logInfo("erasures applied to a generation no runner follows", { projection: projection.name, generation: g.generation, applied })
+          }
+        }
+      })
 
     if (options.run !== false) {
       for (const projection of options.projections) {
@@ -288,6 +401,8 @@ export const make = (options: ProjectionsOptions) =>
           heartbeatAgeSeconds: g.heartbeatAt === null ? null : Math.max(0, (now - g.heartbeatAt.getTime()) / 1000),
           runnerState: g.runnerState,
           lastError: g.lastError,
+          // Written by `verifySwitch` above from a `SwitchRefusal`.
+          refusal: g.refusal === null ? null : g.refusal as SwitchRefusal,
           heldBackBy: Option.match(backlog.heldBackBy, {
             onNone: () => null,
             onSome: (holder): HeldBackBy => ({
@@ -317,7 +432,8 @@ export const make = (options: ProjectionsOptions) =>
           Effect.mapError(toFailure("status"))
         )
         const parkedStreams = Number(parkedRows[0]?.n ?? 0)
-        const runnerStatus = building ?? active
+        // A refused building generation never takes over: the projection's state is the active one's then.
+        const runnerStatus = (building !== undefined && building.refusal === null ? building : undefined) ?? active
         const state: ProjectionState = runnerStatus === undefined
           ? "not_started"
           : runnerStatus.heartbeatAgeSeconds === null || runnerStatus.heartbeatAgeSeconds > STALE_HEARTBEAT_SECONDS
@@ -384,23 +500,30 @@ export const make = (options: ProjectionsOptions) =>
       })
 
     // --- operator controls --------------------------------------------------------------------------------
-    const rebuild = (name: string) =>
+    const rebuild = (name: string, rebuildOptions: RebuildOptions = {}) =>
       Effect.gen(function*() {
         const projection = yield* findReplayable(name)
+        const verify = rebuildOptions.skipVerify !== true
         const created = yield* sql.withTransaction(Effect.gen(function*() {
           const all = yield* registry.generationsOf(name)
           const existing = all.find((g) => g.state === "building" && g.version === projection.version)
-          if (existing !== undefined) return existing
+          if (existing !== undefined && existing.refusal === null) {
+            // Resuming a rebuild: the latest request decides whether its switch is verified.
+            if (existing.verifySwitch !== verify) yield* registry.setVerifySwitch(name, existing.generation, verify)
+            return existing
+          }
+          // A refused generation never becomes active: retire it (dropped after the grace) and start over.
+          if (existing !== undefined) yield* registry.retire(name, existing.generation)
           // Force a new generation even though the version is unchanged (e.g. to repair a read model).
-          return yield* registry.createGeneration({ ...projection, version: projection.version }, true)
+          return yield* registry.createGeneration({ ...projection, version: projection.version }, true, verify)
         })).pipe(Effect.mapError(toFailure("rebuild")))
         return { generation: created.generation }
       })
 
-    const rebuildNow = (name: string, onProgress?: (progress: RebuildProgress) => Effect.Effect<void>) =>
+    const rebuildNow = (name: string, onProgress?: (progress: RebuildProgress) => Effect.Effect<void>, rebuildOptions: RebuildOptions = {}) =>
       Effect.gen(function*() {
         const projection = yield* find(name)
-        const { generation } = yield* rebuild(name)
+        const { generation } = yield* rebuild(name, rebuildOptions)
         let events = 0
         const started = Date.now()
         const bulk = Runner.make(sql, registry, {
@@ -415,6 +538,17 @@ export const make = (options: ProjectionsOptions) =>
         const outcome = yield* bulk.run(projection, generation, { stopWhenActive: true }).pipe(
           Effect.mapError((e) => new ProjectionsError({ message: `rebuild of ${name} failed: ${e.message}` }))
         )
+        if (outcome === "refused") {
+          const row = yield* registry.generation(name, generation).pipe(Effect.mapError(toFailure("rebuild")))
+          // Written by `verifySwitch` above from a `SwitchRefusal`.
+          const refusal = Option.getOrUndefined(row)?.refusal as SwitchRefusal | null | undefined
+          return yield* new SwitchRefused({
+            name,
+            generation,
+            checkpoint: refusal?.checkpoint ?? "",
+            tables: (refusal?.tables ?? []).map((t) => ({ ...t, rows: t.rows.map((r) => ({ key: r.key, live: r.live ?? null, expected: r.expected ?? null })) }))
+          })
+        }
         if (outcome !== "activated") {
           return yield* new ProjectionsError({ message: `rebuild of ${name} ended without switching (${outcome})` })
         }
@@ -528,7 +662,7 @@ export const make = (options: ProjectionsOptions) =>
       status,
       statusOf,
       waitFor: (name, target, timeout) => waitFor(name, target, timeout),
-      rebuild,
+      rebuild: (name, rebuildOptions) => rebuild(name, rebuildOptions),
       rebuildNow,
       verify,
       parked,

@@ -1,6 +1,7 @@
 /**
  * SQL over the runtime's tables: projections and their generations, checkpoints (compare-and-set, the
- * fence that keeps a runner that lost its lock from writing), views, and parked streams.
+ * fence that keeps a runner that lost its lock from writing), views, and parked streams; the verified
+ * switch's refusals, erasures applied to generations no runner follows, and dropping retired generations.
  */
 import { Effect, Option } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
@@ -25,6 +26,13 @@ export interface Generation {
   readonly lastErrorAt: Date | null
   readonly createdAt: Date
   readonly activatedAt: Date | null
+  readonly retiredAt: Date | null
+  /** False when a rebuild asked to switch to this generation without comparing it with the events. */
+  readonly verifySwitch: boolean
+  /** Why the verified switch was refused (the differing rows); such a generation never becomes active. */
+  readonly refusal: unknown
+  /** How far erasure events were applied to it while no runner follows it (retired, abandoned). */
+  readonly erasuresCheckpoint: Checkpoint.Checkpoint | null
 }
 
 interface GenerationRow {
@@ -42,6 +50,10 @@ interface GenerationRow {
   readonly last_error_at: Date | null
   readonly created_at: Date
   readonly activated_at: Date | null
+  readonly retired_at: Date | null
+  readonly verify_switch: boolean
+  readonly refusal: unknown
+  readonly erasures_checkpoint: string | null
 }
 
 const toGeneration = (row: GenerationRow): Generation => ({
@@ -58,7 +70,11 @@ const toGeneration = (row: GenerationRow): Generation => ({
   lastError: row.last_error,
   lastErrorAt: row.last_error_at,
   createdAt: row.created_at,
-  activatedAt: row.activated_at
+  activatedAt: row.activated_at,
+  retiredAt: row.retired_at,
+  verifySwitch: row.verify_switch,
+  refusal: row.refusal ?? null,
+  erasuresCheckpoint: row.erasures_checkpoint as Checkpoint.Checkpoint | null
 })
 
 export const make = (sql: SqlClient) => {
@@ -105,7 +121,7 @@ export const make = (sql: SqlClient) => {
    * active at once (there is nothing to keep serving); later ones start as `building`. Without `force`, an
    * active or building generation of the same version is returned instead.
    */
-  const createGeneration = (projection: Projection, force = false) =>
+  const createGeneration = (projection: Projection, force = false, verifySwitch = true) =>
     sql.withTransaction(Effect.gen(function*() {
       yield* sql`INSERT INTO ${projections} (name) VALUES (${projection.name}) ON CONFLICT (name) DO NOTHING`
       // Serialises generation creation per projection across processes.
@@ -126,9 +142,9 @@ export const make = (sql: SqlClient) => {
       const first = locked[0]?.active_generation === null || locked[0]?.active_generation === undefined
       const state: GenerationState = first ? "active" : "building"
       yield* sql`
-        INSERT INTO ${generations} (name, generation, version, state, checkpoint, activated_at)
+        INSERT INTO ${generations} (name, generation, version, state, checkpoint, activated_at, verify_switch)
         VALUES (${projection.name}, ${number}, ${projection.version}, ${state}, ${Checkpoint.start},
-          ${first ? new Date() : null})`
+          ${first ? new Date() : null}, ${verifySwitch})`
       if (first) {
         yield* sql`UPDATE ${projections} SET active_generation = ${number}, updated_at = now() WHERE name = ${projection.name}`
         yield* switchViews(projection, number)
@@ -140,9 +156,10 @@ export const make = (sql: SqlClient) => {
   const activate = (projection: Projection, number: number) =>
     sql.withTransaction(Effect.gen(function*() {
       yield* sql`SELECT 1 FROM ${projections} WHERE name = ${projection.name} FOR UPDATE`
-      const rows = yield* sql<{ readonly state: GenerationState }>`
-        SELECT state FROM ${generations} WHERE name = ${projection.name} AND generation = ${number} FOR UPDATE`
-      if (rows[0]?.state !== "building") return false
+      const rows = yield* sql<{ readonly state: GenerationState; readonly refused: boolean }>`
+        SELECT state, refusal IS NOT NULL AS refused FROM ${generations}
+        WHERE name = ${projection.name} AND generation = ${number} FOR UPDATE`
+      if (rows[0]?.state !== "building" || rows[0].refused) return false
       yield* sql`
         UPDATE ${generations} SET state = 'retired', retired_at = now()
         WHERE name = ${projection.name} AND state = 'active'`
@@ -154,20 +171,72 @@ export const make = (sql: SqlClient) => {
       return true
     }))
 
-  /** Drops the tables of retired generations. */
-  const prune = (name: string) =>
+  /**
+   * Drops the tables of retired generations (all, or those retired at least `graceSeconds` ago by the
+   * database's clock). Each drop locks its generation's row first, so it never interleaves with erasures
+   * being applied to it; a drop that waits for readers still on the old tables gives up after a few
+   * seconds (and is tried again later) rather than queue other sessions behind its lock.
+   */
+  const prune = (name: string, graceSeconds?: number) =>
     Effect.gen(function*() {
-      const retired = (yield* generationsOf(name)).filter((g) => g.state === "retired")
-      for (const g of retired) {
-        yield* sql.withTransaction(Effect.gen(function*() {
-          yield* sql`DROP SCHEMA IF EXISTS ${sql(generationSchema(name, g.generation))} CASCADE`
-          yield* sql`DELETE FROM ${parkedEvents} WHERE name = ${name} AND generation = ${g.generation}`
-          yield* sql`DELETE FROM ${parkedStreams} WHERE name = ${name} AND generation = ${g.generation}`
-          yield* sql`DELETE FROM ${generations} WHERE name = ${name} AND generation = ${g.generation}`
+      const retired = graceSeconds === undefined
+        ? (yield* generationsOf(name)).filter((g) => g.state === "retired").map((g) => g.generation)
+        : (yield* sql<{ readonly generation: number }>`
+            SELECT generation FROM ${generations}
+            WHERE name = ${name} AND state = 'retired' AND retired_at <= now() - make_interval(secs => ${graceSeconds})
+            ORDER BY generation`).map((row) => row.generation)
+      const dropped: Array<number> = []
+      for (const number of retired) {
+        const done = yield* sql.withTransaction(Effect.gen(function*() {
+          yield* sql`SET LOCAL lock_timeout = '5s'`
+          const row = yield* sql`
+            SELECT 1 FROM ${generations} WHERE name = ${name} AND generation = ${number} AND state = 'retired' FOR UPDATE`
+          if (row.length === 0) return false
+          yield* sql`DROP SCHEMA IF EXISTS ${sql(generationSchema(name, number))} CASCADE`
+          yield* sql`DELETE FROM ${parkedEvents} WHERE name = ${name} AND generation = ${number}`
+          yield* sql`DELETE FROM ${parkedStreams} WHERE name = ${name} AND generation = ${number}`
+          yield* sql`DELETE FROM ${generations} WHERE name = ${name} AND generation = ${number}`
+          return true
         }))
+        if (done) dropped.push(number)
       }
-      return retired.map((g) => g.generation)
+      return dropped
     })
+
+  /** Records why the verified switch to a building generation was refused; it will never become active. */
+  const refuse = (name: string, number: number, refusal: unknown) =>
+    sql`UPDATE ${generations} SET refusal = ${JSON.stringify(refusal)}::jsonb, runner_state = 'refused'
+        WHERE name = ${name} AND generation = ${number} AND state = 'building'`.pipe(Effect.asVoid)
+
+  /** Retires a building generation that will not be switched to (refused, or replaced by a new rebuild). */
+  const retire = (name: string, number: number) =>
+    sql`UPDATE ${generations} SET state = 'retired', retired_at = now()
+        WHERE name = ${name} AND generation = ${number} AND state = 'building'`.pipe(Effect.asVoid)
+
+  const setVerifySwitch = (name: string, number: number, verify: boolean) =>
+    sql`UPDATE ${generations} SET verify_switch = ${verify} WHERE name = ${name} AND generation = ${number}`.pipe(Effect.asVoid)
+
+  /**
+   * Locks a generation no runner follows for applying erasures to it, inside the caller's transaction:
+   * where its erasures stand (the later of its checkpoint and its erasure checkpoint), or none when it
+   * was dropped.
+   */
+  const lockForErasure = (name: string, number: number) =>
+    sql<{ readonly checkpoint: string; readonly erasures_checkpoint: string | null }>`
+      SELECT checkpoint, erasures_checkpoint FROM ${generations}
+      WHERE name = ${name} AND generation = ${number} FOR UPDATE`.pipe(
+      Effect.map((rows) =>
+        Option.map(Option.fromNullishOr(rows[0]), (row) => {
+          const own = row.checkpoint as Checkpoint.Checkpoint
+          const erased = row.erasures_checkpoint as Checkpoint.Checkpoint | null
+          // A runner may have moved past the erasures applied while it was away: start at the later one.
+          return erased !== null && Checkpoint.Order(erased, own) > 0 ? erased : own
+        })
+      )
+    )
+
+  const advanceErasures = (name: string, number: number, next: Checkpoint.Checkpoint) =>
+    sql`UPDATE ${generations} SET erasures_checkpoint = ${next} WHERE name = ${name} AND generation = ${number}`.pipe(Effect.asVoid)
 
   /**
    * Advances the checkpoint from `expected` to `next` (inside the batch transaction). False when the row
@@ -203,6 +272,11 @@ export const make = (sql: SqlClient) => {
     createGeneration,
     activate,
     prune,
+    refuse,
+    retire,
+    setVerifySwitch,
+    lockForErasure,
+    advanceErasures,
     advance,
     heartbeat,
     recordError,

@@ -10,6 +10,8 @@
  *   forever, reporting `stalled`. Anything else re-runs the batch event by event in savepoints; an event
  *   that still fails after `maxAttempts` parks its stream: later events of that stream wait in
  *   `parked_events`, other streams go on. Nothing is dropped.
+ * - Verified switch: a caught-up `building` generation becomes active only after `verifySwitch` accepts it
+ *   (it compares the generation with the events); a refused one keeps following the log, never activated.
  */
 import { Data, Duration, Effect, Exit, Option, Ref, Schedule, Stream } from "effect"
 import type { Cause } from "effect"
@@ -33,6 +35,11 @@ export interface RunnerOptions {
   readonly maxAttempts: number
   /** Called after every committed batch (in-process read-your-writes, progress displays). */
   readonly onProgress: (progress: Progress) => Effect.Effect<void>
+  /**
+   * Asked before a caught-up building generation becomes active: `switch`, `refuse` (the callee records
+   * why), or `later` (ask again after the next batch). Absent: switch unchecked.
+   */
+  readonly verifySwitch?: (projection: Projection, generation: number) => Effect.Effect<SwitchVerdict, unknown, EventStore>
 }
 
 export interface Progress {
@@ -44,11 +51,18 @@ export interface Progress {
   readonly caughtUp: boolean
 }
 
-export type RunOutcome = "retired" | "fenced" | "activated"
+export type SwitchVerdict = "switch" | "refuse" | "later"
+
+export type RunOutcome = "retired" | "fenced" | "activated" | "refused"
 
 /** Ends a run that was asked to stop once its generation is active (a one-off rebuild). */
 class Activated {
   readonly _tag = "Activated"
+}
+
+/** Ends a one-off rebuild whose switch was refused. */
+class Refused {
+  readonly _tag = "Refused"
 }
 
 /** The generation is not ours to write any more (retired, or advanced by another runner). */
@@ -90,7 +104,7 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
   /**
    * Holds the generation's advisory lock for as long as the surrounding scope, retrying until it is free.
    * Gives up (false) when the generation is retired meanwhile, or when `untilActive` and another runner
-   * has already made it active.
+   * has already made it active or had its switch refused.
    */
   const acquireLock = (projection: Projection, generation: number, untilActive = false) =>
     Effect.gen(function*() {
@@ -101,7 +115,7 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
         if (rows[0]?.[0] === true) break
         const current = yield* registry.generation(projection.name, generation)
         if (Option.isNone(current) || current.value.state === "retired") return false
-        if (untilActive && current.value.state === "active") return false
+        if (untilActive && (current.value.state === "active" || current.value.refusal !== null)) return false
         yield* Effect.sleep(options.lockRetry)
       }
       // A dead lock connection means the lock is gone: end the run (the caller starts over).
@@ -194,7 +208,11 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
       const row = yield* registry.generation(projection.name, generation)
       if (Option.isNone(row) || row.value.state === "retired") return "retired" as const
       // Another process built it while we waited for the lock.
-      if (!locked) return row.value.state === "active" ? "activated" as const : "retired" as const
+      if (!locked) {
+        return row.value.state === "active" ? "activated" as const : row.value.refusal !== null ? "refused" as const : "retired" as const
+      }
+      const refused = yield* Ref.make(row.value.state === "building" && row.value.refusal !== null)
+      if (runOptions.stopWhenActive === true && (yield* Ref.get(refused))) return "refused" as const
       const state = yield* Ref.make<"building" | "active">(row.value.state)
       const runnerState = yield* Ref.make("starting")
       const context = registry.context(projection, generation, row.value.state === "building")
@@ -245,7 +263,14 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
             events: batch.events.length,
             caughtUp: batch.caughtUp
           })
-          if (batch.caughtUp && (yield* Ref.get(state)) === "building") {
+          if (batch.caughtUp && (yield* Ref.get(state)) === "building" && !(yield* Ref.get(refused))) {
+            const verdict = options.verifySwitch === undefined ? "switch" : yield* options.verifySwitch(projection, generation)
+            if (verdict === "later") return
+            if (verdict === "refuse") {
+              yield* Ref.set(refused, true)
+              if (runOptions.stopWhenActive === true) return yield* Effect.fail(new Refused())
+              return
+            }
             const activated = yield* registry.activate(projection, generation)
             if (activated) {
               yield* Ref.set(state, "active")
@@ -275,7 +300,8 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
         Stream.runForEach(processBatch),
         Effect.as<RunOutcome>("retired"),
         Effect.catchIf((error): error is Fenced => error instanceof Fenced, () => Effect.succeed<RunOutcome>("fenced")),
-        Effect.catchIf((error): error is Activated => error instanceof Activated, () => Effect.succeed<RunOutcome>("activated"))
+        Effect.catchIf((error): error is Activated => error instanceof Activated, () => Effect.succeed<RunOutcome>("activated")),
+        Effect.catchIf((error): error is Refused => error instanceof Refused, () => Effect.succeed<RunOutcome>("refused"))
       )
       return outcome
     })).pipe(

@@ -3,6 +3,9 @@
  * live generation, and diff the two table by table on their keys. The comparison runs in one REPEATABLE
  * READ transaction that also re-reads the live checkpoint, so live rows and checkpoint belong together;
  * when the live generation moved on meanwhile, the scratch copy catches up and compares again.
+ *
+ * The same comparison checks a building generation before readers switch to it (the verified switch): its
+ * runner holds the generation's lock meanwhile, so its rows and checkpoint stand still.
  */
 import { Effect, Option } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
@@ -47,10 +50,11 @@ class LiveMoved {
   readonly _tag = "LiveMoved"
 }
 
-export const verify = (sql: SqlClient, registry: Registry, projection: Projection) =>
+/** Compares `generation` (the active one when absent) with the events. */
+export const verify = (sql: SqlClient, registry: Registry, projection: Projection, which?: number) =>
   Effect.gen(function*() {
     const store = yield* EventStore
-    const active = yield* registry.activeGeneration(projection.name)
+    const active = which === undefined ? yield* registry.activeGeneration(projection.name) : Option.some(which)
     if (Option.isNone(active)) {
       return yield* Effect.die(new Error(`projection ${projection.name} has no active generation to verify`))
     }

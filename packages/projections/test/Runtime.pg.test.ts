@@ -2,6 +2,8 @@
  * The projection runtime on a small test projection (events counted per stream): catch-up and live,
  * read-your-writes, poison events parking only their stream (retry and skip), rebuilds that switch
  * readers atomically, verify finding a corrupted row, and one active runner across two "processes".
+ * The verified switch: a new generation that differs from the events is refused with its differing rows,
+ * by a runner's activation and by `rebuildNow`; `skipVerify` switches anyway.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
@@ -13,6 +15,12 @@ import { Projection, Projections } from "../src/index.ts"
 
 /** Event ids that make the handler fail, as a bug in projection code would. */
 const poisoned = new Set<string>()
+
+/**
+ * Generation schemas the handler writes wrongly (one more per event than it should), as code that does not
+ * reproduce its own results would; verify's scratch schemas are never in it.
+ */
+const miswritten = new Set<string>()
 
 const counter = (version = 1, name = "stream_counts") =>
   Projection.make({
@@ -40,6 +48,9 @@ const counter = (version = 1, name = "stream_counts") =>
           INSERT INTO ${ctx.table("counts")} (stream_id, n, last_version)
           SELECT * FROM unnest(${streams}::text[], ${streams.map((s) => perStream.get(s)!.n)}::int[], ${streams.map((s) => perStream.get(s)!.last)}::int[])
           ON CONFLICT (stream_id) DO UPDATE SET n = ${ctx.table("counts")}.n + excluded.n, last_version = excluded.last_version`
+        if (miswritten.has(ctx.schema)) {
+          yield* sql`UPDATE ${ctx.table("counts")} SET n = n + 100 WHERE stream_id = ANY(${streams}::text[])`
+        }
       })
   })
 
@@ -220,6 +231,63 @@ forEachDatabase((target) => {
           }
         }).pipe(Effect.timeout("10 seconds"))
         assert.strictEqual(status.active?.owner, "process-b")
+      }))
+
+    it.effect("the switch is verified: a generation that differs from the events is refused with its rows; skipVerify switches", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const projections = yield* Projections.Projections
+        const last = yield* store.append("counted-sw", "any", counted(3))
+        yield* projections.waitFor("stream_counts", last.checkpoint, "20 seconds")
+        const active = (yield* projections.statusOf("stream_counts")).active!.generation
+        const expectRows = (tables: ReadonlyArray<{ readonly table: string; readonly differences: number; readonly rows: ReadonlyArray<{ readonly key: unknown; readonly live: unknown; readonly expected: unknown }> }>) => {
+          const counts = tables.find((t) => t.table === "counts")!
+          assert.isAbove(counts.differences, 0)
+          const row = counts.rows.find((r) => JSON.stringify(r.key) === JSON.stringify({ stream_id: "counted-sw" }))!
+          assert.deepInclude(row.live as object, { n: 103 }, "the new generation's row")
+          assert.deepInclude(row.expected as object, { n: 3 }, "the row recomputed from the events")
+        }
+
+        // rebuildNow: refused, readers stay where they were.
+        miswritten.add(`stream_counts_g${active + 1}`)
+        const refused = yield* projections.rebuildNow("stream_counts").pipe(Effect.flip)
+        assert.strictEqual(refused._tag, "SwitchRefused")
+        if (refused._tag !== "SwitchRefused") return
+        assert.strictEqual(refused.generation, active + 1)
+        assert.include(refused.message, "counts: ")
+        expectRows(refused.tables)
+        let status = yield* projections.statusOf("stream_counts")
+        assert.strictEqual(status.active?.generation, active)
+        assert.strictEqual(status.building?.generation, active + 1)
+        expectRows(status.building!.refusal!.tables)
+        assert.strictEqual((yield* counts).get("counted-sw"), 3, "readers still see the verified generation")
+
+        // A runner's activation (rebuild, built by the supervisor): the refused generation is replaced, and
+        // the new one is refused too.
+        miswritten.add(`stream_counts_g${active + 2}`)
+        assert.strictEqual((yield* projections.rebuild("stream_counts")).generation, active + 2)
+        status = yield* Effect.gen(function*() {
+          while (true) {
+            const s = yield* projections.statusOf("stream_counts")
+            if (s.building?.generation === active + 2 && s.building.refusal !== null) return s
+            yield* Effect.sleep("50 millis")
+          }
+        }).pipe(Effect.timeout("30 seconds"))
+        expectRows(status.building!.refusal!.tables)
+        assert.strictEqual(status.active?.generation, active)
+        assert.strictEqual((yield* counts).get("counted-sw"), 3)
+
+        // With the flag it switches, unchecked.
+        miswritten.add(`stream_counts_g${active + 3}`)
+        const skipped = yield* projections.rebuildNow("stream_counts", undefined, { skipVerify: true })
+        assert.strictEqual(skipped.generation, active + 3)
+        assert.strictEqual((yield* projections.statusOf("stream_counts")).active?.generation, active + 3)
+        assert.strictEqual((yield* counts).get("counted-sw"), 103, "switched to the unverified generation")
+        // And a verified rebuild of correct code repairs it.
+        miswritten.clear()
+        const repaired = yield* projections.rebuildNow("stream_counts")
+        assert.strictEqual(repaired.generation, active + 4)
+        assert.strictEqual((yield* counts).get("counted-sw"), 3)
       }))
   })
 })

@@ -2,6 +2,10 @@
  * The projections contract (operators, scope admin): status of every projection (checkpoint, lag, state,
  * a rebuild in progress), starting a blue/green rebuild, and the parked streams of a projection with
  * retry (after a fix) and skip (move the failing event to the dead letters).
+ *
+ * A rebuild's switch is verified: when the new generation differs from the events, readers stay on the
+ * current one and the status shows the building generation's `refusal` with the differing rows;
+ * `?skipVerify=true` starts a rebuild that switches without the comparison.
  */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
@@ -10,6 +14,21 @@ import { Idempotency } from "../Idempotency.ts"
 import * as Problems from "../Problems.ts"
 
 const NullableString = Schema.NullOr(Schema.String)
+
+export const SwitchRefusal = Schema.Struct({
+  checkpoint: Schema.String,
+  tables: Schema.Array(Schema.Struct({
+    table: Schema.String,
+    differences: Schema.Int,
+    rows: Schema.Array(Schema.Struct({
+      key: Schema.Record(Schema.String, Schema.Unknown),
+      /** The new generation's row (absent: missing there). */
+      live: Schema.optionalKey(Schema.Unknown),
+      /** The row recomputed from the events (absent: should not exist). */
+      expected: Schema.optionalKey(Schema.Unknown)
+    }))
+  }))
+}).annotate({ identifier: "SwitchRefusal", description: "Why readers were not switched to this generation: its rows that differ from the events" })
 
 export const HeldBackBy = Schema.Struct({
   transactionId: Schema.String,
@@ -35,6 +54,7 @@ export const GenerationStatus = Schema.Struct({
   heartbeatAgeSeconds: Schema.NullOr(Schema.Number),
   runnerState: NullableString,
   lastError: NullableString,
+  refusal: Schema.optionalKey(SwitchRefusal),
   heldBackBy: Schema.NullOr(HeldBackBy)
 }).annotate({ identifier: "GenerationStatus" })
 
@@ -81,6 +101,11 @@ export class ProjectionsApi extends HttpApiGroup.make("projections")
     }),
     HttpApiEndpoint.post("rebuild", "/projections/:name/rebuild", {
       params: Name,
+      query: {
+        skipVerify: Schema.optional(Schema.Literals(["true", "false"])).annotate({
+          description: "true: switch readers to the new generation without comparing it with the events"
+        })
+      },
       headers: { "idempotency-key": Schema.optional(Schema.String) },
       success: RebuildStarted.pipe(HttpApiSchema.status(202)),
       error: errors

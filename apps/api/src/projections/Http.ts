@@ -39,7 +39,11 @@ const failure = <A, R>(
     }
   })
 
-const generation = (g: Projections.GenerationStatus) => ({ ...g, checkpoint: String(g.checkpoint) })
+const generation = ({ refusal, ...g }: Projections.GenerationStatus) => ({
+  ...g,
+  checkpoint: String(g.checkpoint),
+  ...(refusal === null ? {} : { refusal })
+})
 
 export const ProjectionsHttp = HttpApiBuilder.group(
   VerityApi,
@@ -63,8 +67,8 @@ export const ProjectionsHttp = HttpApiBuilder.group(
           ),
           failure
         ),
-      rebuild: ({ params }) =>
-        projections.rebuild(params.name).pipe(Effect.map(({ generation }) => ({ name: params.name, generation })), failure),
+      rebuild: ({ params, query }) =>
+        projections.rebuild(params.name, { skipVerify: query.skipVerify === "true" }).pipe(Effect.map(({ generation }) => ({ name: params.name, generation })), failure),
       parked: ({ params }) =>
         projections.parked(params.name).pipe(
           Effect.map((streams) => streams.map((s) => ({ ...s, parkedAt: s.parkedAt.toISOString() }))),

@@ -17,7 +17,11 @@ export const render = (statuses: ReadonlyArray<Projections.ProjectionStatus>): s
     s.active === undefined ? "-" : `${s.active.lagEvents}${s.active.lagCapped ? "+" : ""}`,
     s.active === undefined ? "-" : s.active.lagSeconds.toFixed(1),
     String(s.parkedStreams),
-    s.building === undefined ? "-" : `g${s.building.generation} (${s.building.lagEvents} behind)`,
+    s.building === undefined
+      ? "-"
+      : s.building.refusal !== null
+      ? `g${s.building.generation} (switch refused)`
+      : `g${s.building.generation} (${s.building.lagEvents} behind)`,
     s.active?.owner ?? "-"
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
@@ -32,7 +36,13 @@ export const render = (statuses: ReadonlyArray<Projections.ProjectionStatus>): s
       ]
     })
   )
-  return [row(header, widths), ...rows.map((r) => row(r, widths)), ...held].join("\n")
+  const refused = statuses.flatMap((s) => {
+    const refusal = s.building?.refusal
+    if (s.building === undefined || refusal === null || refusal === undefined) return []
+    const tables = refusal.tables.map((t) => `${t.table}: ${t.differences} differing rows`).join(", ")
+    return [`${s.name} g${s.building.generation}: switch refused, it differs from the events (${tables}); rebuild again, or rebuild --skip-verify`]
+  })
+  return [row(header, widths), ...rows.map((r) => row(r, widths)), ...held, ...refused].join("\n")
 }
 
 export const status = Command.make(

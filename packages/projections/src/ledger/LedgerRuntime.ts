@@ -6,6 +6,9 @@
  * Master keys come from `VERITY_MASTER_KEYS` / `VERITY_MASTER_KEYS_FILE`. On the embedded database only,
  * and only when neither is set, a development key is generated once and kept in `VERITY_DATA_DIR`'s
  * parent folder, so a local restart can still read its data; a server database requires real keys.
+ *
+ * `VERITY_RETIRED_GRACE` (a duration, default 30 seconds) is how long a rebuild's previous generation is
+ * kept before the supervisors drop it; an option given by the caller wins.
  */
 import { Config, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs/promises"
@@ -53,11 +56,14 @@ export const masterKeys = Effect.gen(function*() {
 
 /** Event store (protected) + personal data + projections, on a `PgClient` provided from outside. */
 export const layerWithoutDatabase = (options: LedgerRuntimeOptions) =>
-  Layer.unwrap(Effect.map(masterKeys, (keys) => {
+  Layer.unwrap(Effect.gen(function*() {
+    const keys = yield* masterKeys
+    const grace = yield* Config.Duration("VERITY_RETIRED_GRACE").pipe(Config.option)
     const store = PersonalData.layer({ masterKeys: keys, fields: personalFields }).pipe(
       Layer.provide(PgEventStore.layer())
     )
     const projections = Projections.layer({
+      ...(Option.isSome(grace) ? { retiredGrace: grace.value } : {}),
       ...options.projectionOptions,
       projections: options.projections,
       run: options.runProjections ?? true
