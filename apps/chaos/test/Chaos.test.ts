@@ -7,7 +7,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Schedule } from "effect"
 import * as Fs from "node:fs/promises"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Chaos, Faults, Report } from "../src/index.ts"
@@ -18,15 +18,21 @@ const duplicateADeposit = (databaseUrl: string) =>
     const sql = yield* SqlClient
     yield* sql`
       WITH original AS (
-        SELECT e.stream_id, e.category, e.type, e.schema_version, e.data, e.metadata, s.version
-        FROM verity.events e JOIN verity.streams s USING (stream_id)
-        WHERE e.type = 'MoneyDeposited' ORDER BY e.position LIMIT 1
+        SELECT stream_id, category, type, schema_version, data, metadata FROM verity.events
+        WHERE type = 'MoneyDeposited' ORDER BY position LIMIT 1
       ), bumped AS (
-        UPDATE verity.streams SET version = version + 1 WHERE stream_id = (SELECT stream_id FROM original)
+        -- The version as the stream's row has it now (an append that committed meanwhile included).
+        UPDATE verity.streams SET version = version + 1, last_transaction_id = pg_current_xact_id()
+        WHERE stream_id = (SELECT stream_id FROM original) RETURNING version
       )
       INSERT INTO verity.events (stream_id, category, version, event_id, type, schema_version, data, metadata)
-      SELECT stream_id, category, version + 1, gen_random_uuid(), type, schema_version, data, metadata FROM original`
-  }).pipe(Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 }))))
+      SELECT o.stream_id, o.category, b.version, gen_random_uuid(), o.type, o.schema_version, o.data, o.metadata
+      FROM original o, bumped b`
+  }).pipe(
+    // The process manager may still be appending to that account: a clash on its version is tried again.
+    Effect.retry({ schedule: Schedule.spaced("200 millis"), times: 20 }),
+    Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 })))
+  )
 
 const schedule: ReadonlyArray<Faults.ScheduledFault> = [
   { atMs: 5_000, fault: { _tag: "KillApi", index: 0 } },
