@@ -7,7 +7,8 @@
  * this load generator), so the HTTP number can be read against what the store alone does.
  *
  * Settings: DATABASE_URL, BENCH_SECONDS (default 10), BENCH_CLIENTS (32), BENCH_WARMUP_SECONDS (2),
- * BENCH_CLIENT (http | fetch: node:http keep-alive agent, or undici's fetch; default http).
+ * BENCH_CLIENT (http | fetch: node:http keep-alive agent, or undici's fetch; default http); passed to the
+ * API: VERITY_API_MAX_CONCURRENT, VERITY_API_MAX_CONCURRENT_PER_TOKEN, VERITY_PROJECTIONS.
  * Run: `pnpm --filter @verity/api bench` or `node bench/main.ts` in apps/api.
  */
 import { Effect, Layer, Redacted } from "effect"
@@ -96,6 +97,11 @@ const program = Effect.gen(function*() {
         VERITY_API_TOKENS: `bench:${TOKEN}:read,write,admin`,
         LOG_LEVEL: process.env["LOG_LEVEL"] ?? "Info",
         ...(process.env["VERITY_API_MAX_CONCURRENT"] === undefined ? {} : { VERITY_API_MAX_CONCURRENT: process.env["VERITY_API_MAX_CONCURRENT"] }),
+        // All clients share one token, which holds at most its share of the request slots (16 of 32 by
+        // default; the rest queue): raise it to measure the API without the per-token cap.
+        ...(process.env["VERITY_API_MAX_CONCURRENT_PER_TOKEN"] === undefined
+          ? {}
+          : { VERITY_API_MAX_CONCURRENT_PER_TOKEN: process.env["VERITY_API_MAX_CONCURRENT_PER_TOKEN"] }),
         ...(process.env["VERITY_PROJECTIONS"] === undefined ? {} : { VERITY_PROJECTIONS: process.env["VERITY_PROJECTIONS"] })
       }, { probe: process.env["VERITY_PROJECTIONS"] === "off" ? "/health" : "/ready" })
     ),

@@ -16,6 +16,12 @@ export interface ApiSettings {
   readonly maxQueued: number
   /** Longest wait for a slot before answering 503. */
   readonly queueTimeout: Duration.Duration
+  /** Request slots one token may hold at once (its further requests queue behind other tokens'). */
+  readonly maxConcurrentPerToken: number
+  /** Read-your-writes waits (`?waitForPosition=`) served at once, apart from the request slots; beyond: 503. */
+  readonly maxWaits: number
+  /** Read-your-writes waits one token may hold at once; beyond: 503. */
+  readonly maxWaitsPerToken: number
   /** How long a recorded idempotent response is kept (a retry after that decides again). */
   readonly idempotencyRetention: Duration.Duration
   /** How long `?waitForPosition=` waits for a read model before answering 503. */
@@ -40,6 +46,9 @@ export class ApiConfig extends Context.Service<ApiConfig, ApiSettings>()("@verit
     maxConcurrent: 32,
     maxQueued: 256,
     queueTimeout: Duration.seconds(2),
+    maxConcurrentPerToken: 16,
+    maxWaits: 64,
+    maxWaitsPerToken: 32,
     idempotencyRetention: Duration.hours(24),
     readYourWritesTimeout: Duration.seconds(5),
     tokens: Option.none(),
@@ -59,6 +68,9 @@ export class ApiConfig extends Context.Service<ApiConfig, ApiSettings>()("@verit
         maxConcurrent: Config.Int("VERITY_API_MAX_CONCURRENT").pipe(Config.withDefault(d.maxConcurrent)),
         maxQueued: Config.Int("VERITY_API_MAX_QUEUED").pipe(Config.withDefault(d.maxQueued)),
         queueTimeout: Config.Duration("VERITY_API_QUEUE_TIMEOUT").pipe(Config.withDefault(d.queueTimeout)),
+        maxConcurrentPerToken: Config.Int("VERITY_API_MAX_CONCURRENT_PER_TOKEN").pipe(Config.withDefault(d.maxConcurrentPerToken)),
+        maxWaits: Config.Int("VERITY_API_MAX_WAITS").pipe(Config.withDefault(d.maxWaits)),
+        maxWaitsPerToken: Config.Int("VERITY_API_MAX_WAITS_PER_TOKEN").pipe(Config.withDefault(d.maxWaitsPerToken)),
         idempotencyRetention: Config.Duration("VERITY_API_IDEMPOTENCY_RETENTION").pipe(
           Config.withDefault(d.idempotencyRetention)
         ),

@@ -10,6 +10,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import { Account, Timestamp, Transfer } from "@verity/domain"
 import type { CommandHandler, InvalidStreamName, StoreUnavailable, StreamNotFound } from "@verity/eventstore"
 import * as Correlation from "./Correlation.ts"
+import * as Outage from "./Outage.ts"
 import * as Problems from "./Problems.ts"
 
 /** An entity version as an HTTP entity tag. */
@@ -39,7 +40,7 @@ export const preconditionFailed = (expected: number, actual: number) =>
 
 export const unavailable = (error: StoreUnavailable | SqlError) =>
   Effect.logWarning("database unavailable", error.message).pipe(
-    Effect.andThen(Effect.fail(new Problems.ServiceUnavailable({ detail: "the database is unavailable; retry shortly" })))
+    Effect.andThen(Effect.fail(new Problems.ServiceUnavailable({ detail: Outage.DETAIL })))
   )
 
 /** Failures of reading a stream (loads, history, time travel): 503 when the database is away, else bugs. */
@@ -64,8 +65,12 @@ const notFoundStream = (stream: string) => {
   return dash < 0 ? Problems.notFound("stream", stream) : Problems.notFound(stream.slice(0, dash), stream.slice(dash + 1))
 }
 
-/** Retryable SQL failures (connection, timeouts, conflicts) are 503; anything else is a bug (500). */
-export const sqlFailure = (error: SqlError) => error.reason.isRetryable ? unavailable(error) : Effect.die(error)
+/**
+ * Retryable SQL failures (connection, timeouts, conflicts) and a server going away (a terminated session
+ * is 57P01, which the driver does not call retryable) are 503; anything else is a bug (500).
+ */
+export const sqlFailure = (error: SqlError) =>
+  error.reason.isRetryable || Outage.isSqlOutage(error) ? unavailable(error) : Effect.die(error)
 
 const accountRejection = (rejection: Account.AccountRejection) => {
   const accountId = rejection.accountId

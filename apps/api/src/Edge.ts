@@ -1,6 +1,7 @@
 /**
  * The edge: one global router middleware around every request (routes, docs, unknown paths). In order:
- * correlation id, body limit, admission control (not for the public probes and docs), then a safety net
+ * correlation id, body limit, admission control (not for the public probes and docs; read-your-writes
+ * waits in a pool of their own; per token, a bounded share of each pool), then a safety net
  * that turns anything that is not already a problem (unknown route, a 415 from the codec, a defect) into
  * `application/problem+json` without leaking internals, adds `WWW-Authenticate` to 401s and `Retry-After`
  * to 503s, and writes one structured access-log line per request.
@@ -10,10 +11,19 @@ import { HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse, Pro
 import { ApiConfig } from "./ApiConfig.ts"
 import * as Correlation from "./Correlation.ts"
 import * as Limits from "./Limits.ts"
+import * as Outage from "./Outage.ts"
 import * as Problems from "./Problems.ts"
+import * as Ranges from "./Ranges.ts"
 
 /** Paths that never wait for a database slot: probes and documentation. */
 const PUBLIC = /^\/(?:health|ready|openapi\.json|docs)(?:[/?]|$)/
+
+/** A read that asks to wait for a position (`GET ...?waitForPosition=`): it goes to the waits pool. */
+const isWait = (request: HttpServerRequest.HttpServerRequest) => {
+  if (request.method !== "GET") return false
+  const query = request.url.indexOf("?")
+  return query >= 0 && new URLSearchParams(request.url.slice(query + 1)).has("waitForPosition")
+}
 
 const statusTitles: Record<number, string> = {
   400: "BadRequest",
@@ -64,7 +74,10 @@ const defaultDetail = (status: number) => {
   }
 }
 
-/** Failures that escaped every handler: routing misses become 404, the rest 500 (logged, not shown). */
+/**
+ * Failures that escaped every handler: routing misses become 404, an outage 503, the rest 500 (logged,
+ * not shown).
+ */
 const recover = (cause: Cause.Cause<unknown>) =>
   Effect.gen(function*() {
     if (Cause.hasInterruptsOnly(cause)) return yield* Effect.failCause(cause)
@@ -72,12 +85,21 @@ const recover = (cause: Cause.Cause<unknown>) =>
     if (HttpServerError.isHttpServerError(error)) {
       switch (error.reason._tag) {
         case "RouteNotFound":
-          return Problems.response(404, "NotFound", "no such resource")
+          // The router names the segment limit only when a segment exceeded it: a malformed request, not
+          // a missing resource (every segment a schema accepts fits under the limit, see Ranges.ts).
+          return error.reason.description?.includes("maxParamLength") === true
+            ? Problems.response(400, "BadRequest", `a path segment is longer than ${Ranges.MAX_PATH_SEGMENT} characters`)
+            : Problems.response(404, "NotFound", "no such resource")
         case "RequestParseError":
           return error.reason.reason === "BodyTooLarge"
             ? Problems.response(413, "PayloadTooLarge", "the request body is too large")
             : Problems.response(400, "BadRequest", "the request could not be read")
       }
+    }
+    // The database going away is never a bug, wherever it surfaced (a defect around a dead connection).
+    if (Outage.inCause(cause)) {
+      yield* Effect.logWarning("database unavailable", Cause.pretty(cause))
+      return Outage.response()
     }
     const id = yield* Correlation.CorrelationId
     yield* Effect.logError("unhandled failure", cause)
@@ -86,7 +108,22 @@ const recover = (cause: Cause.Cause<unknown>) =>
 
 export const make = Effect.gen(function*() {
   const config = yield* ApiConfig
-  const admission = Limits.makeAdmission(config)
+  const commands = Limits.makeAdmission({
+    maxConcurrent: config.maxConcurrent,
+    maxQueued: config.maxQueued,
+    queueTimeout: config.queueTimeout,
+    maxPerClient: config.maxConcurrentPerToken,
+    label: "requests"
+  })
+  // Read-your-writes waits hold a request open until a read model catches up (up to the wait timeout): in
+  // the command pool they could take every slot from writers, so they have their own, without a queue.
+  const waits = Limits.makeAdmission({
+    maxConcurrent: config.maxWaits,
+    maxQueued: 0,
+    queueTimeout: config.queueTimeout,
+    maxPerClient: config.maxWaitsPerToken,
+    label: "read-your-writes waits"
+  })
   const limitBody = Limits.bodyLimit(config.maxBodyBytes)
 
   return (app: Effect.Effect<HttpServerResponse.HttpServerResponse, Types.unhandled>) =>
@@ -94,7 +131,10 @@ export const make = Effect.gen(function*() {
       const start = performance.now()
       const id = Correlation.fromRequest(request)
       const bounded = limitBody(app)
-      const guarded = PUBLIC.test(request.url) ? bounded : admission.admit(bounded)
+      const client = request.headers["authorization"] ?? ""
+      const guarded = PUBLIC.test(request.url)
+        ? bounded
+        : (isWait(request) ? waits : commands).admit(client, bounded)
       return guarded.pipe(
         Effect.catchCause(recover),
         Effect.map((response) => HttpServerResponse.setHeader(normalize(response), Correlation.HEADER, id)),

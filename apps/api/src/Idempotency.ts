@@ -8,11 +8,12 @@
  * response row. A crash before COMMIT leaves neither events nor row, so the retry decides afresh; after
  * COMMIT the row is there and the retry replays it. The events also carry the key in their metadata.
  * Responses of 5xx are not recorded (and their transaction is rolled back): those requests may be retried.
+ * A connection lost mid-request (even when its ROLLBACK then fails) is 503 + Retry-After, never 500.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Data, Duration, Effect, Layer, Schedule } from "effect"
+import { Cause, Data, Duration, Effect, Layer, Schedule } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { isSqlError } from "effect/sql/SqlError"
+import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import { HttpServerRequest, HttpServerRespondable, HttpServerResponse } from "effect/http"
 import { HttpApiError, HttpApiMiddleware } from "effect/http-api"
 import { createHash } from "node:crypto"
@@ -20,6 +21,7 @@ import { EventStore, StoreUnavailable } from "@verity/eventstore"
 import { ApiConfig } from "./ApiConfig.ts"
 import { Principal } from "./Auth.ts"
 import * as Migrations from "./Migrations.ts"
+import * as Outage from "./Outage.ts"
 import * as Problems from "./Problems.ts"
 
 export const HEADER = "idempotency-key"
@@ -163,6 +165,16 @@ export const make = Effect.gen(function*() {
       // The command's events and its recorded answer commit together. The transaction announces itself as an
       // event appender: the command may write (a subject's key) before it appends.
       return yield* store.transaction(attempt).pipe(
+        // A connection that dies mid-request fails the statement and then the ROLLBACK, which the SQL
+        // client turns into a defect: the database is away (PostgreSQL discards the transaction with the
+        // session), so the answer is 503, whatever the request had decided so far.
+        Effect.catchCause((cause): Effect.Effect<HttpServerResponse.HttpServerResponse, Rollback | SqlError | StoreUnavailable | Problems.ServiceUnavailable> =>
+          !Cause.hasInterrupts(cause) && Outage.inCause(cause)
+            ? Effect.logWarning("idempotency store unavailable", Cause.pretty(cause)).pipe(
+              Effect.andThen(Effect.fail(new Problems.ServiceUnavailable({ detail: Outage.DETAIL })))
+            )
+            : Effect.failCause(cause)
+        ),
         Effect.catch((failure: unknown) => {
           if (failure instanceof Rollback) {
             const outcome = failure.outcome
@@ -171,7 +183,7 @@ export const make = Effect.gen(function*() {
           }
           if (isSqlError(failure) || failure instanceof StoreUnavailable) {
             return Effect.logWarning("idempotency store unavailable", failure.message).pipe(
-              Effect.andThen(Effect.fail(new Problems.ServiceUnavailable({ detail: "the database is unavailable; retry shortly" })))
+              Effect.andThen(Effect.fail(new Problems.ServiceUnavailable({ detail: Outage.DETAIL })))
             )
           }
           return Effect.fail(failure as never)

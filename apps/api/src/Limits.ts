@@ -3,7 +3,10 @@
  * - a request body limit: a larger body is answered 413 without being buffered past the limit;
  * - admission control: at most `maxConcurrent` requests use the database at once and at most `maxQueued`
  *   wait for a slot (each at most `queueTimeout`); anything beyond is answered 503 + Retry-After at once,
- *   so overload turns into fast, retryable refusals instead of an unbounded queue and growing latency.
+ *   so overload turns into fast, retryable refusals instead of an unbounded queue and growing latency;
+ * - fairness: one client (token) holds at most its share of the slots and of the queue, so a single
+ *   token cannot starve the others. The edge runs two such pools: one for requests, one for
+ *   read-your-writes waits (which hold a request open while a read model catches up).
  */
 import { ByteSize, Duration, Effect } from "effect"
 import { HttpIncomingMessage, HttpMethod, HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -34,34 +37,62 @@ export interface AdmissionOptions {
   readonly maxConcurrent: number
   readonly maxQueued: number
   readonly queueTimeout: Duration.Duration
+  /** Slots one client (token) may hold at once; its further requests queue behind other clients'. */
+  readonly maxPerClient: number
+  /** What the pool is for, in the 503's detail ("requests", "read-your-writes waits"). */
+  readonly label: string
 }
 
 export interface Admission {
-  /** Runs `effect` in a slot, or answers 503 when none frees up in time or the queue is full. */
+  /** Runs `effect` for `client` in a slot, or answers 503 when none frees up in time or the queue is full. */
   readonly admit: <E, R>(
+    client: string,
     effect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   readonly stats: () => { readonly active: number; readonly queued: number; readonly rejected: number }
 }
 
 interface Waiter {
+  readonly client: string
   settled: boolean
   readonly resume: (granted: boolean) => void
 }
 
 export const overloaded = (detail: string) => Problems.response(503, "Overloaded", detail, { "retry-after": "1" })
 
+/**
+ * A pool of `maxConcurrent` slots with a bounded FIFO queue, fair between clients: one client holds at
+ * most `maxPerClient` slots and at most its proportional share of the queue, and a freed slot goes to the
+ * oldest waiter whose client is under its cap, so one token can never take every slot.
+ */
 export const makeAdmission = (options: AdmissionOptions): Admission => {
+  const perClient = Math.max(1, Math.min(options.maxPerClient, options.maxConcurrent))
+  const queuedPerClient = Math.ceil(options.maxQueued * perClient / Math.max(1, options.maxConcurrent))
   let active = 0
   let rejected = 0
-  // Insertion-ordered: the oldest waiter is served first.
+  const activeOf = new Map<string, number>()
+  const queuedOf = new Map<string, number>()
+  // Insertion-ordered: the oldest eligible waiter is served first.
   const waiters = new Set<Waiter>()
   const timeoutMs = Math.max(0, Duration.toMillis(options.queueTimeout))
 
-  const release = () => {
+  const add = (counts: Map<string, number>, client: string, delta: number) => {
+    const next = (counts.get(client) ?? 0) + delta
+    if (next === 0) counts.delete(client)
+    else counts.set(client, next)
+  }
+  const dequeue = (waiter: Waiter) => {
+    waiter.settled = true
+    waiters.delete(waiter)
+    add(queuedOf, waiter.client, -1)
+  }
+
+  const release = (client: string) => {
+    add(activeOf, client, -1)
     for (const waiter of waiters) {
-      waiters.delete(waiter)
-      waiter.settled = true
+      if ((activeOf.get(waiter.client) ?? 0) >= perClient) continue
+      dequeue(waiter)
+      add(activeOf, waiter.client, 1)
       waiter.resume(true) // the slot passes straight to the waiter: `active` is unchanged
       return
     }
@@ -69,37 +100,43 @@ export const makeAdmission = (options: AdmissionOptions): Admission => {
   }
 
   // Runs uninterruptibly (see `admit`): once granted, a slot is always handed back by `release`.
-  const acquire = Effect.callback<boolean>((resume) => {
-    if (active < options.maxConcurrent) {
-      active++
-      return resume(Effect.succeed(true))
-    }
-    if (waiters.size >= options.maxQueued) return resume(Effect.succeed(false))
-    const waiter: Waiter = {
-      settled: false,
-      resume: (granted) => {
-        clearTimeout(timer)
-        resume(Effect.succeed(granted))
+  const acquire = (client: string) =>
+    Effect.callback<boolean>((resume) => {
+      const mine = activeOf.get(client) ?? 0
+      if (active < options.maxConcurrent && mine < perClient) {
+        active++
+        add(activeOf, client, 1)
+        return resume(Effect.succeed(true))
       }
-    }
-    const timer = setTimeout(() => {
-      if (waiter.settled) return
-      waiter.settled = true
-      waiters.delete(waiter)
-      resume(Effect.succeed(false))
-    }, timeoutMs)
-    waiters.add(waiter)
-  })
+      if (waiters.size >= options.maxQueued || (queuedOf.get(client) ?? 0) >= queuedPerClient) {
+        return resume(Effect.succeed(false))
+      }
+      const waiter: Waiter = {
+        client,
+        settled: false,
+        resume: (granted) => {
+          clearTimeout(timer)
+          resume(Effect.succeed(granted))
+        }
+      }
+      const timer = setTimeout(() => {
+        if (waiter.settled) return
+        dequeue(waiter)
+        resume(Effect.succeed(false))
+      }, timeoutMs)
+      waiters.add(waiter)
+      add(queuedOf, client, 1)
+    })
 
   return {
-    admit: (effect) =>
+    admit: (client, effect) =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(acquire, (granted) => {
+        Effect.flatMap(acquire(client), (granted) => {
           if (!granted) {
             rejected++
-            return Effect.succeed(overloaded("too many requests in flight; retry shortly"))
+            return Effect.succeed(overloaded(`too many ${options.label} in flight; retry shortly`))
           }
-          return Effect.ensuring(restore(effect), Effect.sync(release))
+          return Effect.ensuring(restore(effect), Effect.sync(() => release(client)))
         })
       ),
     stats: () => ({ active, queued: waiters.size, rejected })

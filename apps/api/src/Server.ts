@@ -12,6 +12,7 @@ import { VerityApi } from "./Api.ts"
 import * as Auth from "./Auth.ts"
 import * as Edge from "./Edge.ts"
 import * as Idempotency from "./Idempotency.ts"
+import * as Ranges from "./Ranges.ts"
 import { ProjectionsHttp } from "./projections/Http.ts"
 import { SubjectsHttp } from "./subjects/Http.ts"
 import { SystemHttp } from "./system/Http.ts"
@@ -26,6 +27,8 @@ export const DocsRoute = HttpApiScalar.layer(VerityApi, { path: "/docs" })
 
 /** Routes + docs + edge, served on the provided `HttpServer`. */
 export const layer = HttpRouter.serve(Layer.mergeAll(ApiRoutes, DocsRoute, Edge.layer), {
+  // The router's default (100) would answer 404 to ids and stream names the schemas accept.
+  routerConfig: { maxParamLength: Ranges.MAX_PATH_SEGMENT },
   // The edge writes one access-log line per request, with the request id; the banner says where we listen.
   disableLogger: true,
   disableListenLog: true

@@ -10,6 +10,7 @@ import { Account, Ids, Money, Text } from "@verity/domain"
 import { Authorization, RequiredScope } from "../Auth.ts"
 import { Idempotency } from "../Idempotency.ts"
 import * as Problems from "../Problems.ts"
+import * as Ranges from "../Ranges.ts"
 
 export const AccountParams = { id: Ids.AccountId }
 
@@ -125,8 +126,6 @@ export const StateAt = Schema.Struct({
   state: Account.AccountState
 }).annotate({ identifier: "AccountStateAt" })
 
-const PositionString = Schema.String.check(Schema.isPattern(/^\d{1,19}$/, { expected: "a global position (digits)" }))
-const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
 export class AccountsApi extends HttpApiGroup.make("accounts")
   .add(
@@ -186,7 +185,7 @@ export class AccountsApi extends HttpApiGroup.make("accounts")
     HttpApiEndpoint.get("get", "/accounts/:id", {
       params: AccountParams,
       query: {
-        waitForPosition: Schema.optional(PositionString).annotate({
+        waitForPosition: Schema.optional(Ranges.Position).annotate({
           description: "Wait (bounded) until the read model has applied the event at this global position"
         })
       },
@@ -204,7 +203,7 @@ export class AccountsApi extends HttpApiGroup.make("accounts")
     HttpApiEndpoint.get("history", "/accounts/:id/events", {
       params: AccountParams,
       query: {
-        fromVersion: Schema.optional(PositiveInt),
+        fromVersion: Schema.optional(Ranges.Version(1)),
         limit: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })))
       },
       success: HttpApiSchema.WithHeaders(History, ETag),
@@ -213,7 +212,7 @@ export class AccountsApi extends HttpApiGroup.make("accounts")
     HttpApiEndpoint.get("stateAt", "/accounts/:id/state", {
       params: AccountParams,
       query: {
-        version: Schema.optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+        version: Schema.optional(Ranges.Version(0)),
         at: Schema.optional(Schema.String).annotate({ description: "ISO 8601 instant, e.g. 2026-01-01T12:00:00Z" })
       },
       success: HttpApiSchema.WithHeaders(StateAt, ETag),

@@ -155,7 +155,8 @@ export const AccountsHttp = HttpApiBuilder.group(
 
       get: ({ params, query }) =>
         Effect.gen(function*() {
-          if (query.waitForPosition !== undefined) {
+          // Position 0 is before the first event: every read model has reached it, there is nothing to wait for.
+          if (query.waitForPosition !== undefined && BigInt(query.waitForPosition) > 0n) {
             const position = query.waitForPosition
             yield* projections.waitFor(ACCOUNT_SUMMARY, BigInt(position), config.readYourWritesTimeout).pipe(
               Effect.catchTags({
