@@ -110,7 +110,7 @@ export const make = (root: string): Effect.Effect<ChaosDatabase, DatabaseFault, 
           coalesce(' on ' || wait_event_type || '/' || wait_event, ''),
           coalesce(round(extract(epoch FROM now() - xact_start))::text, '-'),
           coalesce(round(extract(epoch FROM now() - state_change))::text, '-'),
-          left(regexp_replace(query, '\s+', ' ', 'g'), 160)) AS line
+          left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 160)) AS line
         FROM pg_stat_activity
         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
         ORDER BY xact_start`
