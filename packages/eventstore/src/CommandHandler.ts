@@ -326,10 +326,11 @@ export const make = <Command, Event, State, Rejection>(
       if (decided.length === 0) {
         return { events: decided, state: loaded.state, version: loaded.version, appended: Option.none() }
       }
-      const appended = yield* appendRetrying(
-        store,
+      // No retry when the database fails here: the failed statement aborted the caller's transaction, so
+      // only the caller can start over (a projection batch, an idempotent request).
+      const appended = yield* store.append(
         stream,
-        loaded.version,
+        loaded.version === 0 ? "no_stream" : loaded.version,
         encode(decided, undefined),
         options.metadata === undefined ? undefined : { metadata: options.metadata }
       )
