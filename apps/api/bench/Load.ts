@@ -6,7 +6,11 @@
 import * as Http from "node:http"
 
 export interface Client {
-  readonly post: (path: string, body: unknown) => Promise<{ readonly status: number; readonly body: string }>
+  readonly post: (
+    path: string,
+    body: unknown,
+    extraHeaders?: Readonly<Record<string, string>>
+  ) => Promise<{ readonly status: number; readonly body: string }>
   readonly close: () => void
 }
 
@@ -14,8 +18,8 @@ export const makeClient = (baseUrl: string, token: string, kind: "http" | "fetch
   const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" }
   if (kind === "fetch") {
     return {
-      post: async (path, body) => {
-        const response = await fetch(baseUrl + path, { method: "POST", headers, body: JSON.stringify(body) })
+      post: async (path, body, extraHeaders) => {
+        const response = await fetch(baseUrl + path, { method: "POST", headers: { ...headers, ...extraHeaders }, body: JSON.stringify(body) })
         return { status: response.status, body: await response.text() }
       },
       close: () => {}
@@ -24,7 +28,7 @@ export const makeClient = (baseUrl: string, token: string, kind: "http" | "fetch
   const url = new URL(baseUrl)
   const agent = new Http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections })
   return {
-    post: (path, body) =>
+    post: (path, body, extraHeaders) =>
       new Promise((resolve, reject) => {
         const payload = JSON.stringify(body)
         const request = Http.request({
@@ -33,7 +37,7 @@ export const makeClient = (baseUrl: string, token: string, kind: "http" | "fetch
           path,
           method: "POST",
           agent,
-          headers: { ...headers, "content-length": Buffer.byteLength(payload) }
+          headers: { ...headers, ...extraHeaders, "content-length": Buffer.byteLength(payload) }
         }, (response) => {
           let text = ""
           response.setEncoding("utf8")
@@ -78,16 +82,30 @@ export const summarize = (latencies: Array<number>, seconds: number, statuses: R
 export const formatStatuses = (statuses: ReadonlyMap<number, number>) =>
   [...statuses].filter(([s]) => s >= 300).map(([s, n]) => `${s}: ${n}`).join(", ")
 
-/** Every client deposits 1 into its own account, back to back, for `seconds`. */
-export const deposits = async (client: Client, accounts: ReadonlyArray<string>, seconds: number): Promise<Summary> => {
+/**
+ * One closed-loop client per entry of `accounts`, each depositing 1 into its account back to back for
+ * `seconds` (pass one id many times for clients sharing a hot account). With `idempotencyKeys`, every
+ * request (with "half": every request of every other client) carries a fresh `Idempotency-Key`.
+ */
+export const deposits = async (
+  client: Client,
+  accounts: ReadonlyArray<string>,
+  seconds: number,
+  options: { readonly idempotencyKeys?: boolean | "half" } = {}
+): Promise<Summary> => {
   const latencies: Array<number> = []
   const statuses = new Map<number, number>()
   const started = performance.now()
   const deadline = started + seconds * 1000
-  await Promise.all(accounts.map(async (id) => {
+  await Promise.all(accounts.map(async (id, index) => {
+    const keyed = options.idempotencyKeys === true || (options.idempotencyKeys === "half" && index % 2 === 0)
     while (performance.now() < deadline) {
       const t = performance.now()
-      const reply = await client.post(`/accounts/${id}/deposits`, { amount: 1 })
+      const reply = await client.post(
+        `/accounts/${id}/deposits`,
+        { amount: 1 },
+        keyed ? { "idempotency-key": crypto.randomUUID() } : undefined
+      )
       latencies.push(performance.now() - t)
       statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1)
     }

@@ -9,6 +9,10 @@
  * Settings: DATABASE_URL, BENCH_SECONDS (default 10), BENCH_CLIENTS (32), BENCH_WARMUP_SECONDS (2),
  * BENCH_CLIENT (http | fetch: node:http keep-alive agent, or undici's fetch; default http); passed to the
  * API: VERITY_API_MAX_CONCURRENT, VERITY_API_MAX_CONCURRENT_PER_TOKEN, VERITY_PROJECTIONS.
+ * BENCH_SCENARIOS=spread,hot,hot-keyed,hot-mixed runs only the hot-account comparison instead: the same
+ * clients depositing spread over one account each, all into ONE account, all into one account with an
+ * `Idempotency-Key` on every request, and half of the clients with keys (each scenario on its own fresh
+ * accounts, statuses counted).
  * Run: `pnpm --filter @verity/api bench` or `node bench/main.ts` in apps/api.
  */
 import { Effect, Layer, Redacted } from "effect"
@@ -29,6 +33,8 @@ const WARMUP = env("BENCH_WARMUP_SECONDS", 2)
 const CLIENTS = env("BENCH_CLIENTS", 32)
 const CLIENT_KIND = process.env["BENCH_CLIENT"] === "fetch" ? "fetch" : "http"
 const TOKEN = "bench-token-0123456789abcdef"
+const SCENARIOS = (process.env["BENCH_SCENARIOS"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
+const KNOWN_SCENARIOS = ["spread", "hot", "hot-keyed", "hot-mixed"]
 
 const withDatabase = (url: string, database: string) => {
   const parsed = new URL(url)
@@ -108,6 +114,7 @@ const program = Effect.gen(function*() {
     (s) => Effect.promise(() => s.stop())
   )
   const client = Load.makeClient(server.url, TOKEN, CLIENT_KIND, CLIENTS)
+  if (SCENARIOS.length > 0) return yield* hotAccount(client, db, server.pid)
   const accounts = yield* Effect.promise(() => Load.openAccounts(client, CLIENTS))
   console.error(`[bench] ${CLIENTS} accounts open; warming up ${WARMUP}s, then ${SECONDS}s of deposits (${CLIENT_KIND} client)…`)
   yield* Effect.promise(() => Load.deposits(client, accounts, WARMUP))
@@ -146,6 +153,55 @@ const program = Effect.gen(function*() {
   ]
   console.log(lines.join("\n"))
 })
+
+/** The hot-account comparison (BENCH_SCENARIOS): one row per scenario. */
+const hotAccount = (client: Load.Client, db: { readonly version: string; readonly embedded: boolean }, pid: number) =>
+  Effect.gen(function*() {
+    const unknown = SCENARIOS.filter((s) => !KNOWN_SCENARIOS.includes(s))
+    if (unknown.length > 0) return yield* Effect.die(new Error(`unknown BENCH_SCENARIOS: ${unknown.join(", ")} (${KNOWN_SCENARIOS.join(", ")})`))
+    const rows: Array<string> = []
+    const results = new Map<string, Load.Summary>()
+    for (const scenario of SCENARIOS) {
+      const opened = yield* Effect.promise(() => Load.openAccounts(client, scenario === "spread" ? CLIENTS : 1))
+      const accounts = scenario === "spread" ? opened : Array.from({ length: CLIENTS }, () => opened[0]!)
+      const options = { idempotencyKeys: scenario === "hot-keyed" ? true : scenario === "hot-mixed" ? "half" as const : false }
+      console.error(`[bench] ${scenario}: ${CLIENTS} clients on ${new Set(accounts).size} account(s); warm-up ${WARMUP}s, then ${SECONDS}s…`)
+      yield* Effect.promise(() => Load.deposits(client, accounts, WARMUP, options))
+      const cpu = Cpu.start(pid)
+      const result = yield* Effect.promise(() => Load.deposits(client, accounts, SECONDS, options))
+      const usage = cpu.stop()
+      // CPU of the API process per request answered: steadier than requests/s on a busy machine.
+      const cpuPerRequest = (usage.api / 100) * SECONDS * 1000 / Math.max(1, result.count)
+      results.set(scenario, result)
+      const label = scenario === "spread"
+        ? `deposits spread over ${CLIENTS} accounts`
+        : scenario === "hot"
+        ? `deposits into one hot account`
+        : scenario === "hot-keyed"
+        ? `deposits into one hot account, Idempotency-Key on each`
+        : `deposits into one hot account, half of the clients with Idempotency-Key`
+      const conflicts = result.statuses.get(409) ?? 0
+      rows.push(
+        `| ${label} | ${fmt(result.perSecond, 0)} | ${fmt(result.p50, 2)} | ${fmt(result.p99, 2)} | ${fmt(result.max, 1)} | ${result.ok} | ${conflicts} (${
+          fmt((conflicts / Math.max(1, result.count)) * 100, 2)
+        }%) | ${fmt(usage.api, 0)}% | ${fmt(cpuPerRequest, 2)} | ${Load.formatStatuses(result.statuses)} |`
+      )
+    }
+    client.close()
+    const spread = results.get("spread")
+    const hot = results.get("hot")
+    console.log([
+      `## API benchmark: hot account (${new Date().toISOString()})`,
+      "",
+      `Node ${process.version}, ${Os.cpus().length} cores, PostgreSQL ${db.version} (${db.embedded ? "embedded" : "server"}), ` +
+      `${CLIENTS} clients, one API process, ${SECONDS}s measured after ${WARMUP}s warm-up, ${CLIENT_KIND} client with keep-alive.`,
+      "",
+      "| scenario | requests/s | p50 ms | p99 ms | max ms | ok | 409 | API CPU | API CPU ms/request | other statuses |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+      ...rows,
+      ...(spread !== undefined && hot !== undefined ? ["", `Hot / spread: ${fmt((hot.perSecond / spread.perSecond) * 100, 0)}%.`] : [])
+    ].join("\n"))
+  })
 
 Effect.runPromise(Effect.scoped(program)).catch((error) => {
   console.error(error)

@@ -36,6 +36,12 @@ export interface ApiSettings {
    * (on the request thread), or `off` (an API-only replica; another process runs them).
    */
   readonly projections: "worker" | "inline" | "off"
+  /**
+   * Load-decide-append rounds a command (or its batch) gets when another process keeps writing the same
+   * stream; then the answer is 409 ConcurrencyConflict with `Retry-After`. Inside one process commands of
+   * a stream never conflict: they are queued and batched.
+   */
+  readonly conflictAttempts: number
 }
 
 export class ApiConfig extends Context.Service<ApiConfig, ApiSettings>()("@verity/api/ApiConfig") {
@@ -53,7 +59,8 @@ export class ApiConfig extends Context.Service<ApiConfig, ApiSettings>()("@verit
     readYourWritesTimeout: Duration.seconds(5),
     tokens: Option.none(),
     databaseConnections: 32,
-    projections: "worker"
+    projections: "worker",
+    conflictAttempts: 10
   }
 
   /** From the environment: HOST, PORT, VERITY_API_* (README.md lists them). */
@@ -77,7 +84,9 @@ export class ApiConfig extends Context.Service<ApiConfig, ApiSettings>()("@verit
         readYourWritesTimeout: Config.Duration("VERITY_API_WAIT_TIMEOUT").pipe(Config.withDefault(d.readYourWritesTimeout)),
         tokens: Config.Redacted("VERITY_API_TOKENS").pipe(Config.option),
         databaseConnections: Config.Int("VERITY_DB_MAX_CONNECTIONS").pipe(Config.withDefault(d.databaseConnections)),
-        projections: Config.Literals(["worker", "inline", "off"], "VERITY_PROJECTIONS").pipe(Config.withDefault(d.projections))
+        projections: Config.Literals(["worker", "inline", "off"], "VERITY_PROJECTIONS").pipe(Config.withDefault(d.projections)),
+        // At least one attempt (the command handler raises anything lower to 1).
+        conflictAttempts: Config.Int("VERITY_API_CONFLICT_ATTEMPTS").pipe(Config.withDefault(d.conflictAttempts))
       })
       const tokens = Option.filter(settings.tokens, (t) => Redacted.value(t).trim() !== "")
       return ApiConfig.of({ ...settings, tokens })

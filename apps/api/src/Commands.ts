@@ -38,6 +38,19 @@ export const preconditionFailed = (expected: number, actual: number) =>
     { status: 412, contentType: ProblemDetails.contentType, headers: { etag: etag(actual) } }
   )
 
+/** Seconds a client should wait before retrying a command that lost its race with another process. */
+export const CONFLICT_RETRY_AFTER = "1"
+
+/**
+ * 409 once the retry budget ran out against writers in other processes (this process never conflicts with
+ * itself: commands of one stream are queued). `Retry-After` says it is worth retrying, and marks the
+ * answer as not final: it is never recorded under an `Idempotency-Key`.
+ */
+export const concurrencyConflict = HttpServerResponse.jsonUnsafe(
+  new Problems.ConcurrencyConflict({ detail: "other processes kept writing this stream; retry shortly" }),
+  { status: 409, contentType: ProblemDetails.contentType, headers: { "retry-after": CONFLICT_RETRY_AFTER } }
+)
+
 export const unavailable = (error: StoreUnavailable | SqlError) =>
   Effect.logWarning("database unavailable", error.message).pipe(
     Effect.andThen(Effect.fail(new Problems.ServiceUnavailable({ detail: Outage.DETAIL })))
@@ -170,7 +183,7 @@ const storeFailure = (failure: StoreFailure, expectedVersion: number | undefined
   switch (failure._tag) {
     case "WrongExpectedVersion":
       return expectedVersion === undefined
-        ? Effect.fail(new Problems.ConcurrencyConflict({ detail: "the stream kept changing concurrently; retry" }))
+        ? Effect.succeed(concurrencyConflict)
         : Effect.succeed(preconditionFailed(expectedVersion, failure.actual))
     case "StoreUnavailable":
       return unavailable(failure)
@@ -205,13 +218,15 @@ export const runAccount = <C extends Account.AccountCommand>(
     "handle"
   >,
   command: C,
-  expectedVersion: number | undefined
+  expectedVersion: number | undefined,
+  maxAttempts?: number
 ) =>
   Effect.gen(function*() {
     const metadata = yield* Correlation.eventMetadata
     return yield* handler.handle(command.accountId, command, {
       metadata,
-      ...(expectedVersion === undefined ? {} : { expectedVersion })
+      ...(expectedVersion === undefined ? {} : { expectedVersion }),
+      ...(maxAttempts === undefined ? {} : { maxAttempts })
     }).pipe(
       Effect.map(outcomeOf),
       Effect.catch((error): Effect.Effect<HttpServerResponse.HttpServerResponse, AccountProblem | StoreProblem> => {

@@ -7,7 +7,8 @@
  * lock on the key, appends the events (the store's append joins the ambient transaction) and records the
  * response row. A crash before COMMIT leaves neither events nor row, so the retry decides afresh; after
  * COMMIT the row is there and the retry replays it. The events also carry the key in their metadata.
- * Responses of 5xx are not recorded (and their transaction is rolled back): those requests may be retried.
+ * Responses of 5xx, and any answer carrying `Retry-After` (409 ConcurrencyConflict), are not recorded (and
+ * their transaction is rolled back): those requests may be retried and decide again.
  * A connection lost mid-request (even when its ROLLBACK then fails) is 503 + Retry-After, never 500.
  */
 import { PgClient } from "@effect/sql-pg"
@@ -157,7 +158,8 @@ export const make = Effect.gen(function*() {
               : HttpServerRespondable.toResponse(error)
           )
         )
-        if (response.status >= 500) return yield* new Rollback({ outcome: response })
+        // Not final answers: a retry must decide again (503, and a 409 conflict carrying Retry-After).
+        if (response.status >= 500 || response.headers["retry-after"] !== undefined) return yield* new Rollback({ outcome: response })
         yield* record(principal.name, key, hash, request, response)
         return response
       })

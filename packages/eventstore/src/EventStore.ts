@@ -172,4 +172,12 @@ export class EventStore extends Context.Service<EventStore, {
   readonly saveSnapshot: (snapshot: SnapshotRecord) => Effect.Effect<void, InvalidStreamName | StoreUnavailable>
   /** Deletes the stream's snapshots (all keys). Snapshots are a cache: no read changes its answer. */
   readonly deleteSnapshots: (stream: string) => Effect.Effect<void, InvalidStreamName | StoreUnavailable>
+  /**
+   * Inside a transaction of this store's database (the caller's, which appends join): announces the
+   * transaction as an appender (as `transaction` does) and locks the stream until the transaction ends, so
+   * other writers of the stream wait instead of racing it, and answers true. Outside one (or in a store without transactions): does nothing and answers false. The command
+   * handler uses the answer to decide whether a command may join a batch or must append in the caller's
+   * transaction.
+   */
+  readonly lockStream: (stream: string) => Effect.Effect<boolean, InvalidStreamName | StoreUnavailable>
 }>()("@verity/eventstore/EventStore") {}

@@ -479,7 +479,9 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
       tombstoneStream,
       truncateStream,
       saveSnapshot,
-      deleteSnapshots
+      deleteSnapshots,
+      // No transactions: every append commits on its own.
+      lockStream: (stream) => Effect.map(Effect.fromResult(StreamName.parse(stream)), () => false)
     })
   })
 

@@ -1,6 +1,6 @@
 /**
- * Handlers of the accounts group. Commands go through the ledger's command handler (load, decide,
- * append with bounded retry); queries read the account summary read model, the stream itself (history)
+ * Handlers of the accounts group. Commands go through the ledger's command handler (queued and batched
+ * per account, decided in order, appended together, conflicts with other processes retried within a budget); queries read the account summary read model, the stream itself (history)
  * or a fold of the stream up to a version or instant (time travel). No response of a command carries
  * personal data: recorded idempotent responses must stay free of it after a holder is forgotten.
  */
@@ -12,7 +12,6 @@ import { EventStore, type RecordedEvent } from "@verity/eventstore"
 import { LedgerReadModels, LedgerStreams, Projections } from "@verity/projections"
 import { VerityApi } from "../Api.ts"
 import type { HistoryEvent } from "./Api.ts"
-import * as AccountCache from "../AccountCache.ts"
 import { ApiConfig } from "../ApiConfig.ts"
 import * as Commands from "../Commands.ts"
 import * as Problems from "../Problems.ts"
@@ -91,7 +90,8 @@ export const AccountsHttp = HttpApiBuilder.group(
     const store = yield* EventStore
     const projections = yield* Projections.Projections
     const currencies = makeCurrencies(100_000)
-    const commands = AccountCache.make(Accounts)
+    // The handler queues and batches commands per account and caches committed states (LedgerStreams).
+    const commands = Accounts
     // Handlers run per request: give them the store captured here.
     const withStore = Effect.provideService(EventStore, store)
 
@@ -108,7 +108,7 @@ export const AccountsHttp = HttpApiBuilder.group(
         if (currency === undefined) return yield* Problems.notFound("account", accountId)
         const at = yield* Commands.now
         const command = { _tag: tag, accountId, amount: payload.amount, currency, at } as Account.Deposit | Account.Withdraw
-        return respond(accountId)(yield* Commands.runAccount(commands, command, expectedVersion))
+        return respond(accountId)(yield* Commands.runAccount(commands, command, expectedVersion, config.conflictAttempts))
       }).pipe(withStore)
 
     const simple = (
@@ -119,7 +119,7 @@ export const AccountsHttp = HttpApiBuilder.group(
       Effect.gen(function*() {
         const expectedVersion = yield* Commands.parseIfMatch(ifMatch)
         const command = make(yield* Commands.now)
-        return respond(accountId)(yield* Commands.runAccount(commands, command, expectedVersion))
+        return respond(accountId)(yield* Commands.runAccount(commands, command, expectedVersion, config.conflictAttempts))
       }).pipe(withStore)
 
     return handlers.handleAll({
@@ -130,7 +130,8 @@ export const AccountsHttp = HttpApiBuilder.group(
           const outcome = yield* Commands.runAccount(
             commands,
             { _tag: "OpenAccount", accountId, ...payload, at },
-            undefined
+            undefined,
+            config.conflictAttempts
           )
           if (HttpServerResponse.isHttpServerResponse(outcome)) return outcome
           currencies.remember(accountId, payload.currency)

@@ -11,11 +11,14 @@
  * - An append in a transaction that took its id before announcing itself is refused (`guard`, SQLSTATE
  *   V0001): readers could not have seen it coming, so it could commit below a horizon they already passed.
  * - The horizon of a statement is the least of its snapshot's `xmax` and the ids of its snapshot's running
- *   transactions that either hold the lock now (read from `pg_locks` after the snapshot was taken) or are no
- *   longer running. A transaction that ended after the snapshot may have appended events this statement
- *   cannot see, and `pg_locks` no longer shows its lock (relation locks are released as it ends): it holds
- *   the horizon back for this one read. `pg_xact_status` is evaluated after `pg_locks` was read (inside a
- *   CASE, after the lock check), so an appender that ended in between is counted as ended.
+ *   transactions that may append: every one except those shown by `pg_locks` (read once, after the
+ *   snapshot was taken) as owned by a backend that does not hold the lock and still running. So a
+ *   transaction holds the horizon back when it holds the lock now; when no owner shows for its id (the id
+ *   was published to snapshots a moment before its lock, or it is ending); or when it ended since the
+ *   snapshot (it may have appended events this statement cannot see; at its end its fast-path relation
+ *   lock is released before its id's lock). `pg_xact_status` is evaluated after `pg_locks` was read
+ *   (inside a CASE, after the lock checks), so an appender that ended in between is counted as ended. Each
+ *   of these only delays one read, never skips.
  * - An appender with no id yet will be given one above the snapshot's `xmax`.
  * - Events carry an order key, not their own transaction id: the greatest of the writer's id and the key of
  *   the stream's previous append, so one stream's versions keep their order in the global order. A key is
@@ -52,11 +55,28 @@ export const make = (sql: SqlClient, schema: string): HorizonSql => {
     WHERE r.locktype = 'relation' AND r.granted AND r.mode = 'RowExclusiveLock'
       AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND r.relation = ${`${schema}.events`}::regclass`
+  // One read of pg_locks (captured whole at its first row, before any pg_xact_status call below): who owns
+  // each running transaction id, and which of those owners hold the events table's lock.
   const row = sql`
+    WITH locks AS MATERIALIZED (
+      SELECT l.locktype, l.virtualtransaction, l.transactionid::text::int8 AS xid32, l.relation, l.database, l.mode, l.granted
+      FROM pg_locks l
+    ), owners AS MATERIALIZED (
+      SELECT o.xid32, o.virtualtransaction FROM locks o
+      WHERE o.locktype = 'transactionid' AND o.mode = 'ExclusiveLock' AND o.granted
+    ), appending AS MATERIALIZED (
+      SELECT o.xid32 FROM owners o
+      JOIN locks r ON r.virtualtransaction = o.virtualtransaction
+      WHERE r.locktype = 'relation' AND r.granted AND r.mode = 'RowExclusiveLock'
+        AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND r.relation = ${`${schema}.events`}::regclass
+    )
     SELECT least(pg_snapshot_xmax(s.snap), (
         SELECT min(x) FROM pg_snapshot_xip(s.snap) x
         WHERE CASE
-          WHEN (x::text::int8 % 4294967296) IN (SELECT a.xid32 FROM (${appenders}) a) THEN true
+          WHEN (x::text::int8 % 4294967296) IN (SELECT a.xid32 FROM appending a) THEN true
+          -- No owner shows yet (the id is being assigned) or any more (it is ending): it may append.
+          WHEN (x::text::int8 % 4294967296) NOT IN (SELECT o.xid32 FROM owners o) THEN true
           ELSE pg_xact_status(x) IS DISTINCT FROM 'in progress'
         END
       )) AS horizon

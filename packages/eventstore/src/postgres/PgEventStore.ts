@@ -791,6 +791,26 @@ export const make = (options: PgEventStoreOptions = {}) =>
       mapSqlErrors("deleteSnapshots")
     )
 
+    // Only a transaction of this client holds a connection for the fiber; its appends join it.
+    const lockInTransaction = Effect.fn("EventStore.lockStream")(
+      function*(stream: string) {
+        // The row lock gives the transaction an id: announce it as an appender first (postgres/Horizon.ts),
+        // as its append would. A stream without a row yet has nothing to lock: its first append's insert
+        // serialises creators.
+        yield* horizonSql.announce
+        yield* sql`SELECT 1 FROM ${streamsTable} WHERE stream_id = ${stream} FOR UPDATE`
+        return true
+      },
+      mapSqlErrors("lockStream")
+    )
+    // Outside a transaction (every command of the hot path) this is only a look at the fiber's context.
+    const lockStream = (stream: string) =>
+      Effect.flatMap(parseStream(stream), () =>
+        Effect.flatMap(
+          Effect.serviceOption(sql.transactionService),
+          (transaction) => Option.isSome(transaction) ? lockInTransaction(stream) : Effect.succeed(false)
+        ))
+
     return EventStore.of({
       append,
       appendMany,
@@ -808,7 +828,8 @@ export const make = (options: PgEventStoreOptions = {}) =>
       tombstoneStream,
       truncateStream,
       saveSnapshot,
-      deleteSnapshots
+      deleteSnapshots,
+      lockStream
     })
   })
 

@@ -21,13 +21,28 @@ export const transferCodec = EventCodec.make({
   upcasters: Transfer.upcasters
 })
 
-/** Account commands: load (snapshot + tail), decide, append. Snapshots every 100 events. */
+/** The cached copy of an account state never holds the holder's name or email. */
+const withoutHolder = (state: Account.AccountState): Account.AccountState =>
+  state.status === "Open"
+    ? { ...state, holderName: Account.ErasedHolderName, holderEmail: Account.ErasedHolderEmail }
+    : state
+
+/**
+ * Account commands: queued and batched per account, decided on the committed state this process last
+ * wrote (cached without personal data: opening and holder updates, which compare holder details, load the
+ * stream), appended at that version. Snapshots every 100 events.
+ */
 export const Accounts = CommandHandler.make({
   category: ACCOUNT_CATEGORY,
   decider: Account.decider,
   codec: accountCodec,
   // Bump the key whenever AccountState or Account.evolve changes: older snapshots are then ignored.
-  snapshot: { key: "account-state-v1", schema: Account.AccountState, every: 100 }
+  snapshot: { key: "account-state-v1", schema: Account.AccountState, every: 100 },
+  cache: {
+    capacity: 50_000,
+    redact: withoutHolder,
+    bypass: (command) => command._tag === "OpenAccount" || command._tag === "UpdateHolderDetails"
+  }
 })
 
 export const Transfers = CommandHandler.make({
