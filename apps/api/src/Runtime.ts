@@ -22,7 +22,10 @@ export const pgClient = (url: string, maxConnections: number, applicationName: s
     url: Redacted.make(url),
     maxConnections,
     applicationName,
-    startupParameters: { idle_in_transaction_session_timeout: "60000" }
+    startupParameters: {
+      idle_in_transaction_session_timeout: "60000",
+      client_connection_check_interval: Database.CLIENT_CHECK_MILLIS
+    }
   })
 
 /** The runtime on the configured or embedded database, with the projections where configured. */

@@ -3,7 +3,9 @@
  * it is not set, an embedded PostgreSQL kept in `VERITY_DATA_DIR` (default `.data/postgres`), started on
  * demand and stopped with the application. Either way the result is a `PgClient` whose sessions end any
  * transaction left idle (`idle_in_transaction_session_timeout`), because an idle open transaction would
- * hold every subscriber of the global order back.
+ * hold every subscriber of the global order back, and whose queries end soon after their client died
+ * (`client_connection_check_interval`): a process killed while its statement waits on a lock must not keep
+ * holding the rows it locked, and the stream its appends serialise, until the server notices by itself.
  *
  * On the embedded database a watchdog checks the server twice a second. When it died (kill -9, a crash),
  * the watchdog restarts it on the same port (or attaches to the server another process restarted first:
@@ -107,6 +109,9 @@ export const resolve = Effect.gen(function*() {
   return { url: server.url, info: { embedded: true, url: redactUrl(server.url), dataDir } satisfies DatabaseInfo, health }
 })
 
+/** How often a running query checks that its client is still connected (PostgreSQL 14+). */
+export const CLIENT_CHECK_MILLIS = "2000"
+
 /** A `PgClient` (and `SqlClient`) on the configured or embedded database, with its `DatabaseHealth`. */
 export const layer = (options: DatabaseOptions = {}) =>
   Layer.unwrap(Effect.gen(function*() {
@@ -117,7 +122,8 @@ export const layer = (options: DatabaseOptions = {}) =>
       maxConnections: options.maxConnections ?? 20,
       applicationName: options.applicationName ?? "verity",
       startupParameters: {
-        idle_in_transaction_session_timeout: String(options.idleTransactionTimeout ?? 60_000)
+        idle_in_transaction_session_timeout: String(options.idleTransactionTimeout ?? 60_000),
+        client_connection_check_interval: CLIENT_CHECK_MILLIS
       }
     }))
   }))

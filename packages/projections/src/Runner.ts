@@ -19,7 +19,7 @@ import { Data, Duration, Effect, Exit, Option, Ref, Schedule, Stream } from "eff
 import type { Cause } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { isSqlError } from "effect/sql/SqlError"
-import { type Batch, type Checkpoint, EventStore, type RecordedEvent } from "@verity/eventstore"
+import { type Batch, type Checkpoint, EventStore, type RecordedEvent, isRetryableSqlError } from "@verity/eventstore"
 import { checkpointTransaction, type Projection, type TablesContext } from "./Projection.ts"
 import type { Registry } from "./Registry.ts"
 
@@ -75,8 +75,6 @@ class Fenced {
 /** A run that ended on an error it could not handle; the supervisor logs it and starts over. */
 export class RunnerFailure extends Data.TaggedError("RunnerFailure")<{ readonly message: string }> {}
 
-const TRANSIENT_SQL = new Set(["ConnectionError", "DeadlockError", "SerializationError", "LockTimeoutError", "StatementTimeoutError"])
-
 export const describeCause = (cause: Cause.Cause<unknown>): string => {
   const error = cause.reasons.find((r) => r._tag === "Fail" || r._tag === "Die")
   const value: unknown = error === undefined ? undefined : error._tag === "Fail" ? error.error : error.defect
@@ -90,7 +88,7 @@ const isTransient = (cause: Cause.Cause<unknown>): boolean =>
   cause.reasons.some((reason) => {
     if (reason._tag !== "Fail") return false
     const error: unknown = reason.error
-    if (isSqlError(error)) return TRANSIENT_SQL.has(error.reason._tag)
+    if (isSqlError(error)) return isRetryableSqlError(error)
     return typeof error === "object" && error !== null && "_tag" in error && error._tag === "StoreUnavailable" &&
       "retryable" in error && error.retryable === true
   })

@@ -23,6 +23,26 @@ export const sqlState = (error: SqlError): string | undefined => {
 export const constraintOf = (error: SqlError): string | undefined =>
   error.reason._tag === "UniqueViolation" ? error.reason.constraint : undefined
 
+/**
+ * True when the same work can succeed later with nobody changing anything: the connection or the server
+ * went away (also a session ended by `pg_terminate_backend`, SQLSTATE 57P01), a timeout, a deadlock or a
+ * serialization conflict. Used by callers that run their own SQL next to the store's (projections).
+ */
+export const isRetryable = (error: SqlError): boolean => {
+  switch (error.reason._tag) {
+    case "ConnectionError":
+    case "StatementTimeoutError":
+    case "LockTimeoutError":
+    case "DeadlockError":
+    case "SerializationError":
+      return true
+    default: {
+      const code = sqlState(error)
+      return code !== undefined && (SERVER_GOING_AWAY.has(code) || code.startsWith("08"))
+    }
+  }
+}
+
 const describe = (error: SqlError): string => {
   const cause: unknown = error.reason.cause
   const detail = cause instanceof Error ? cause.message : error.reason.message

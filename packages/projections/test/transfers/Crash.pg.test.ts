@@ -4,8 +4,10 @@
  * projections, runner), with concurrent deposits contending on the same account streams. Every fault is
  * forced at a chosen point, so each happens exactly as often as planned however fast the machine is:
  * (a) the store the process manager writes through fails chosen append attempts of a life: retryable
- *     failures BEFORE the write, AFTER the write ("commit outcome unknown"), and outages that outlast the
- *     command handler's own retries, so the whole batch rolls back and runs again;
+ *     failures BEFORE the write, AFTER the write ("outcome unknown"), and outages of several attempts.
+ *     The process manager's commands run in its batch's transaction, where the command handler never
+ *     retries (a real failure aborts that transaction): each failed attempt fails the batch back to the
+ *     runner, which rolls it back and runs it again;
  * (b) requests fail at chosen attempts too; some outlast the handler, and the caller repeats them;
  * (c) every other life is killed in the middle of its first batch: a chosen append, after others of that
  *     batch, is written and never answers (that life's chunk is written before it starts, so the batch
@@ -57,7 +59,7 @@ import {
 const NAME = TransferProcess.NAME
 const SEED = 20_261_101
 const TRANSFERS = 200
-/** Attempts the command handler makes per append (1 + 4 retries): a longer outage fails the whole batch. */
+/** Attempts the command handler makes per append outside a transaction (1 + 4 retries): requests' faults. */
 const HANDLER_ATTEMPTS = 5
 
 /**
@@ -68,10 +70,10 @@ type Life = { readonly kind: "teardown"; readonly faults: FaultPlan } | { readon
 const LIVES: ReadonlyArray<Life> = [
   { kind: "teardown", faults: { before: [3], after: [6] } },
   { kind: "crash" },
-  // Outlasts the handler's attempts at one append: the batch fails; its retry meets the outage's last attempt.
+  // Fails the batch once per attempt: the runner's retries meet every attempt of the outage.
   { kind: "teardown", faults: { outages: [{ from: 4, length: HANDLER_ATTEMPTS + 1 }] } },
   { kind: "crash" },
-  // An append whose outcome is unknown, then its retries all fail: the batch (and that write) rolls back.
+  // An append whose outcome is unknown, then an outage: the batch (and that write) rolls back each time.
   { kind: "teardown", faults: { after: [2], outages: [{ from: 3, length: HANDLER_ATTEMPTS }] } },
   { kind: "crash" },
   { kind: "teardown", faults: { before: [2, 9], after: [5] } },
@@ -338,8 +340,8 @@ forEachDatabase((target) => {
           assert.strictEqual(ran.length, LIVES.length)
           assert.deepStrictEqual(pm.injected, plannedFaults(ran), "process manager faults")
           assert.deepStrictEqual(requestInjected, plannedFaults(REQUEST_FAULTS), "request faults")
-          // Each outage defeats the handler's attempts at one append: its batch failed back to the runner once.
-          assert.strictEqual(stats.outageFailures, ran.flatMap((p) => p.outages ?? []).length, "batches failed by an outage")
+          // Inside the batch's transaction nothing retries: every attempt of an outage failed its batch back to the runner.
+          assert.strictEqual(stats.outageFailures, plannedFaults(ran).outage, "batches failed by an outage")
           assert.strictEqual(callerRepeats, REQUEST_FAULTS.filter((p) => (p.outages ?? []).length > 0).length, "requests repeated by their caller")
           // Each crash life was killed inside its first batch, which held its chunk, after other appends of it.
           assert.strictEqual(crashes.length, LIVES.filter((l) => l.kind === "crash").length)
