@@ -8,7 +8,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
-import { Database } from "@verity/eventstore"
+import { Database, DatabaseHealth } from "@verity/eventstore"
 import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/projections"
 import { ApiConfig } from "./ApiConfig.ts"
 import * as RunnerThread from "./RunnerThread.ts"
@@ -31,12 +31,15 @@ export const pgClient = (url: string, maxConnections: number, applicationName: s
 /** The runtime on the configured or embedded database, with the projections where configured. */
 export const layer = Layer.unwrap(Effect.gen(function*() {
   const config = yield* ApiConfig
-  const { info, url } = yield* Database.resolve
+  const { health, info, url } = yield* Database.resolve
   yield* Effect.logInfo(info.embedded ? `embedded PostgreSQL in ${info.dataDir}` : `PostgreSQL at ${info.url}`)
   const runtime = LedgerRuntime.layerWithoutDatabase({
     projections: projections(),
     runProjections: config.projections === "inline"
-  }).pipe(Layer.provideMerge(pgClient(url, config.databaseConnections, "verity-api")))
+  }).pipe(
+    Layer.provideMerge(pgClient(url, config.databaseConnections, "verity-api")),
+    Layer.provideMerge(Layer.succeed(DatabaseHealth, health))
+  )
   // The thread starts once the store's migrations ran, and stops before the database goes away.
   return config.projections === "worker" ? RunnerThread.layer({ databaseUrl: url }).pipe(Layer.provideMerge(runtime)) : runtime
 }))

@@ -1,10 +1,13 @@
 /**
  * Entry point: `node apps/api/src/main.ts` (or `scripts/start`). Serves the API on HOST:PORT over the
  * ledger runtime (DATABASE_URL, or an embedded PostgreSQL in VERITY_DATA_DIR), runs the projections and the
- * transfer process manager in this process, and stops cleanly on SIGINT/SIGTERM (exit code 0).
+ * transfer process manager in this process, and stops cleanly on SIGINT/SIGTERM (exit code 0). A process
+ * whose database cannot be recovered (see `DatabaseHealth`) stops with exit code 1, for a supervisor to
+ * start it again.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Exit, Layer, Runtime } from "effect"
+import { Cause, Effect, Exit, Layer, Runtime } from "effect"
+import { DatabaseHealth } from "@verity/eventstore"
 import { ApiConfig } from "./ApiConfig.ts"
 import { Tokens } from "./Auth.ts"
 import * as Logging from "./Logging.ts"
@@ -13,13 +16,19 @@ import * as AppRuntime from "./Runtime.ts"
 import * as Server from "./Server.ts"
 import * as Tracing from "./Tracing.ts"
 
-Server.layer.pipe(
-  Layer.merge(Server.banner),
-  Layer.provide([AppRuntime.layer, Tokens.layer, NodeServer.layer]),
-  Layer.provide(ApiConfig.layer),
-  Layer.provide(Tracing.layer),
-  Layer.provide(Logging.layer),
-  Layer.launch,
+// Serves until interrupted by a signal, or until the database is lost for good.
+Effect.gen(function*() {
+  const health = yield* DatabaseHealth
+  return yield* health.unrecoverable
+}).pipe(
+  Effect.provide(Server.layer.pipe(
+    Layer.merge(Server.banner),
+    // Built side by side: the port opens (answering 503 while starting) as the runtime starts.
+    Layer.provideMerge([AppRuntime.layer, Tokens.layer, NodeServer.layer]),
+    Layer.provide(ApiConfig.layer),
+    Layer.provide(Tracing.layer),
+    Layer.provide(Logging.layer)
+  )),
   NodeRuntime.runMain({
     // A shutdown asked for by a signal that completed every finalizer is a clean exit, not a failure.
     teardown: (exit, onExit) =>

@@ -1,10 +1,13 @@
 /**
  * What the replayer runs on: the ledger runtime (configured or embedded database, protected event store,
  * projection runtime) with the ledger's projections registered but NOT running, except under `follow`.
- * A rebuild runs its generation in the replayer's own fiber, at bulk batch sizes.
+ * A rebuild runs its generation in the replayer's own fiber, at bulk batch sizes. `provide` runs a command
+ * on it and ends the command with `OperationFailed` (exit 1) if the database is lost for good meanwhile.
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
+import { DatabaseHealth } from "@verity/eventstore"
 import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/projections"
+import { OperationFailed } from "./Failures.ts"
 
 /** Everything `follow` runs: the read models and the transfer process manager. */
 export const allProjections = [...LedgerReadModels.all, LedgerTransferProcess.projection]
@@ -21,3 +24,14 @@ export const layer = (options: { readonly run: boolean; readonly batchSize?: num
   })
 
 export type Runtime = Layer.Success<ReturnType<typeof layer>>
+
+/** Runs `effect` on the runtime; a database that cannot be recovered ends it with `OperationFailed`. */
+export const provide = (options: Parameters<typeof layer>[0]) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const health = yield* DatabaseHealth
+    const lost = health.unrecoverable.pipe(
+      Effect.mapError((error) => new OperationFailed({ message: `database lost for good: ${error.message}` }))
+    )
+    return yield* Effect.raceFirst(effect, lost)
+  }).pipe(Effect.provide(layer(options)))

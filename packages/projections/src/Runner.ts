@@ -3,8 +3,10 @@
  *
  * - Exclusive: a session advisory lock per (projection, generation), held on a reserved connection, so
  *   one process applies it at a time; when the holder dies its connection closes, the lock frees, and a
- *   waiting runner takes over. Every batch also compare-and-sets the checkpoint, so a runner that lost its
- *   lock unnoticed can never commit a batch twice.
+ *   waiting runner takes over. The holder checks its lock's connection every heartbeat: when it is gone
+ *   (server restarted, backend terminated) the lock is gone too, so the run ends and the supervisor starts
+ *   it again from the checkpoint, taking the lock anew. Every batch also compare-and-sets the checkpoint, so
+ *   a runner that lost its lock unnoticed can never commit a batch twice.
  * - Exactly once: a batch's read-model changes and the checkpoint commit in one transaction.
  * - Failures: transient ones (connection, deadlock, serialization) retry the same batch with backoff,
  *   forever, reporting `stalled`. Anything else re-runs the batch event by event in savepoints; an event
@@ -112,15 +114,20 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
         const rows = yield* connection.executeValues("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [key])
         if (rows[0]?.[0] === true) break
         const current = yield* registry.generation(projection.name, generation)
-        if (Option.isNone(current) || current.value.state === "retired") return false
-        if (untilActive && (current.value.state === "active" || current.value.refusal !== null)) return false
+        if (Option.isNone(current) || current.value.state === "retired") return { locked: false as const }
+        if (untilActive && (current.value.state === "active" || current.value.refusal !== null)) return { locked: false as const }
         yield* Effect.sleep(options.lockRetry)
       }
-      // A dead lock connection means the lock is gone: end the run (the caller starts over).
       yield* Effect.addFinalizer(() =>
         connection.executeValues("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key]).pipe(Effect.ignore)
       )
-      return true
+      // A dead lock connection means the lock is gone: `lost` fails then, to end the run (the caller starts over).
+      const lost: Effect.Effect<never, RunnerFailure> = connection.executeValues("SELECT 1", []).pipe(
+        Effect.repeat(Schedule.spaced(options.heartbeatInterval)),
+        Effect.andThen(Effect.never),
+        Effect.mapError(() => new RunnerFailure({ message: `lost the lock of ${projection.name} generation ${generation}: its connection closed` }))
+      )
+      return { locked: true as const, lost }
     })
 
   /** Applies `events` (all, or one by one in savepoints), parks what fails, advances the checkpoint. */
@@ -202,11 +209,11 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
   ): Effect.Effect<RunOutcome, RunnerFailure, EventStore> =>
     Effect.scoped(Effect.gen(function*() {
       const store = yield* EventStore
-      const locked = yield* acquireLock(projection, generation, runOptions.stopWhenActive === true)
+      const lock = yield* acquireLock(projection, generation, runOptions.stopWhenActive === true)
       const row = yield* registry.generation(projection.name, generation)
       if (Option.isNone(row) || row.value.state === "retired") return "retired" as const
       // Another process built it while we waited for the lock.
-      if (!locked) {
+      if (!lock.locked) {
         return row.value.state === "active" ? "activated" as const : row.value.refusal !== null ? "refused" as const : "retired" as const
       }
       const refused = yield* Ref.make(row.value.state === "building" && row.value.refusal !== null)
@@ -299,7 +306,8 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
         Effect.as<RunOutcome>("retired"),
         Effect.catchIf((error): error is Fenced => error instanceof Fenced, () => Effect.succeed<RunOutcome>("fenced")),
         Effect.catchIf((error): error is Activated => error instanceof Activated, () => Effect.succeed<RunOutcome>("activated")),
-        Effect.catchIf((error): error is Refused => error instanceof Refused, () => Effect.succeed<RunOutcome>("refused"))
+        Effect.catchIf((error): error is Refused => error instanceof Refused, () => Effect.succeed<RunOutcome>("refused")),
+        Effect.raceFirst(lock.lost)
       )
       return outcome
     })).pipe(

@@ -1,7 +1,8 @@
 /**
- * The public system endpoints: liveness (`/health`: the process answers) and readiness (`/ready`: the
- * database answers, every migration is applied and the projections are running; 503 otherwise, so a load
- * balancer keeps traffic away). No token needed.
+ * The public system endpoints: liveness (`/health`: the process answers and can still get its database
+ * back; 503 once it has given up, just before it exits non-zero) and readiness (`/ready`: the database
+ * answers, every migration is applied and the projections are running; 503 otherwise, with the reason in
+ * `detail`, so a load balancer keeps traffic away). No token needed.
  */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiError, HttpApiGroup, OpenApi } from "effect/http-api"
@@ -18,10 +19,21 @@ export class NotReady extends HttpApiError.Problem<NotReady>()("NotReady", {
   title: "NotReady"
 }, { checks: Checks }) {}
 
+export class NotLive extends HttpApiError.Problem<NotLive>()("NotLive", {
+  type: "urn:verity:problem:NotLive",
+  status: 503,
+  title: "NotLive"
+}) {}
+
 export class SystemApi extends HttpApiGroup.make("system")
   .add(
     HttpApiEndpoint.get("health", "/health", {
-      success: Schema.Struct({ status: Schema.Literal("ok") })
+      success: Schema.Struct({
+        status: Schema.Literal("ok"),
+        /** Present while the database is away and being recovered: what is happening. */
+        database: Schema.optional(Schema.String)
+      }),
+      error: NotLive
     }),
     HttpApiEndpoint.get("ready", "/ready", {
       success: Schema.Struct({ status: Schema.Literal("ready"), checks: Checks }),

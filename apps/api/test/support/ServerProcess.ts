@@ -36,6 +36,10 @@ export interface RunningServer {
   readonly output: () => string
   /** SIGTERM, then the exit code (or the signal's name) once the process is gone. */
   readonly stop: () => Promise<number | string>
+  /** Sends `signal` (e.g. SIGKILL) without waiting. */
+  readonly kill: (signal: NodeJS.Signals) => void
+  /** The exit code (or the signal's name), once the process is gone. */
+  readonly exited: Promise<number | string>
 }
 
 /** The environment without anything that would point the child at the test runner's databases. */
@@ -108,7 +112,15 @@ export const launch = async (env: Record<string, string>): Promise<LaunchedServe
         const response = await fetch(`${url}${options.probe ?? "/ready"}`, { signal: AbortSignal.timeout(2_000) })
         await response.text()
         if (response.status === 200) {
-          return { url, pid: child.pid!, devToken: /Development token: (\S+)/.exec(output)?.[1], output: () => output, stop }
+          return {
+            url,
+            pid: child.pid!,
+            devToken: /Development token: (\S+)/.exec(output)?.[1],
+            output: () => output,
+            stop,
+            kill: (signal: NodeJS.Signals) => void child.kill(signal),
+            exited
+          }
         }
       } catch {
         // not listening yet

@@ -1,4 +1,7 @@
-/** `replayer follow`: run the projections (read models and the transfer process) live until interrupted. */
+/**
+ * `replayer follow`: run the projections (read models and the transfer process) live until interrupted,
+ * or until the database cannot be recovered (exit 1, for a supervisor to start the worker again).
+ */
 import { Console, Effect, Schedule } from "effect"
 import { Command, Flag } from "effect/cli"
 import { Projections } from "@verity/projections"
@@ -21,5 +24,5 @@ export const follow = Command.make(
         )
       }
       return yield* Effect.never
-    }).pipe(Effect.provide(Runtime.layer({ run: true })))
+    }).pipe(Runtime.provide({ run: true }))
 ).pipe(Command.withDescription("Run the projections live (a worker process), printing their status"))

@@ -35,5 +35,5 @@ export const migrate = Command.make(
       }).pipe(Effect.mapError((e) => new OperationFailed({ message: e.message })))
       yield* tracker.finish(report.eventsRead)
       yield* Console.log(JSON.stringify(report, null, 2))
-    }).pipe(Effect.provide(Runtime.layer({ run: false })))
+    }).pipe(Runtime.provide({ run: false }))
 ).pipe(Command.withDescription("Rewrite a category to current event versions into a new stream set"))

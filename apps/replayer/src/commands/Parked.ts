@@ -22,7 +22,7 @@ export const parked = Command.make("parked", { projection: projectionArg }, ({ p
     for (const row of rows) {
       yield* Console.log(`${row.stream}  since ${row.parkedAt.toISOString()}  ${row.waitingEvents} waiting  at ${row.eventType}@${row.position}: ${row.error}`)
     }
-  }).pipe(Effect.provide(Runtime.layer({ run: false })))
+  }).pipe(Runtime.provide({ run: false }))
 ).pipe(Command.withDescription("List the streams a projection parked"))
 
 const release = (skip: boolean) =>
@@ -47,7 +47,7 @@ const release = (skip: boolean) =>
             : `${stream}: still parked after ${outcome.applied} applied: ${outcome.error}`
         )
         if (!outcome.resumed) return yield* new OperationFailed({ message: `${stream} is still parked` })
-      }).pipe(Effect.provide(Runtime.layer({ run: false })))
+      }).pipe(Runtime.provide({ run: false }))
   ).pipe(Command.withDescription(skip ? "Dead-letter the failing event of a parked stream, then apply the rest" : "Apply a parked stream's waiting events again"))
 
 export const retry = release(false)

@@ -84,6 +84,6 @@ export const rebuild = Command.make(
       }
       if (batchSize < 1 || batchSize > 100_000) return yield* new UsageError({ message: "--batch-size must be 1..100000" })
       const names = Option.isSome(projection) ? [yield* checkName(projection.value)] : known()
-      yield* Effect.forEach(names, (name) => rebuildOne(name, skipVerify), { discard: true }).pipe(Effect.provide(Runtime.layer({ run: false, batchSize })))
+      yield* Effect.forEach(names, (name) => rebuildOne(name, skipVerify), { discard: true }).pipe(Runtime.provide({ run: false, batchSize }))
     })
 ).pipe(Command.withDescription("Rebuild read models into a new generation and switch readers to it"))

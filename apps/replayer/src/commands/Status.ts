@@ -53,5 +53,5 @@ export const status = Command.make(
       const projections = yield* Projections.Projections
       const statuses = yield* projections.status.pipe(Effect.mapError((e) => new OperationFailed({ message: e.message })))
       yield* Console.log(json ? JSON.stringify(statuses, null, 2) : render(statuses))
-    }).pipe(Effect.provide(Runtime.layer({ run: false })))
+    }).pipe(Runtime.provide({ run: false }))
 ).pipe(Command.withDescription("Show every projection: state, generation, lag, parked streams, owner"))

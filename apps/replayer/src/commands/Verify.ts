@@ -15,7 +15,7 @@ export const verify = Command.make(
       const report = yield* Effect.gen(function*() {
         const projections = yield* Projections.Projections
         return yield* projections.verify(name).pipe(Effect.mapError((e) => new OperationFailed({ message: e.message })))
-      }).pipe(Effect.provide(Runtime.layer({ run: false })))
+      }).pipe(Runtime.provide({ run: false }))
       yield* Console.log(
         `${name} generation ${report.generation} at ${report.checkpoint}: recomputed from ${report.events} events` +
           (report.excluded > 0 ? ` (${report.excluded} skipped or parked events left out, as in the live model)` : "")
