@@ -117,6 +117,11 @@ describe("a server restart", () => {
         Effect.provide(PgEventStore.layer().pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 2 })))),
         Effect.scoped
       )
-      yield* Effect.promise(() => import("node:fs/promises").then((fs) => fs.rm(dataDir, { recursive: true, force: true })))
+      // The folder, and the server's log and users registry beside it.
+      yield* Effect.promise(() =>
+        import("node:fs/promises").then((fs) =>
+          Promise.all([dataDir, `${dataDir}.log`, `${dataDir}.users`, `${dataDir}.lock`].map((path) => fs.rm(path, { recursive: true, force: true })))
+        )
+      )
     }), 60_000)
 })
