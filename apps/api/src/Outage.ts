@@ -1,30 +1,20 @@
 /**
- * What "the database is away" looks like from the API: a lost or refused connection, or a server that is
- * shutting down, restarting, not yet accepting connections or out of connection slots, a session that
- * cannot be opened
- * (`pg_terminate_backend` ends a session with 57P01). Such a failure is never a bug: wherever it surfaces
- * (a handler's error, a rollback that fails on the dead connection and becomes a defect, a store error),
- * the client gets 503 + Retry-After and may retry. Anything else keeps its own mapping.
+ * What "the database is away" looks like from the API: a session that cannot be opened, a lost or refused
+ * connection, a server shutting down, restarting, not yet accepting connections or out of connection
+ * slots, a session ended by `pg_terminate_backend` (57P01); the SQLSTATE classes are the event store's
+ * (`isServerGoneSqlError`). Such a failure is never a bug: wherever it surfaces (a handler's error, a
+ * rollback that fails on the dead connection and becomes a defect, a store error), the client gets 503 +
+ * Retry-After and may retry. Anything else keeps its own mapping.
  */
 import { Cause } from "effect"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
+import { isServerGoneSqlError } from "@verity/eventstore"
 import * as Problems from "./Problems.ts"
 
-/** SQLSTATE codes of a server going away or not accepting sessions (class 08 is a ConnectionError already). */
-const SERVER_GOING_AWAY: ReadonlySet<string> = new Set(["57P01", "57P02", "57P03", "53300"])
-
-const sqlState = (error: SqlError): string | undefined => {
-  const cause: unknown = error.reason.cause
-  return typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : undefined
-}
-
 /** A SQL failure that says the database cannot serve right now (rather than that the statement is wrong). */
-export const isSqlOutage = (error: SqlError): boolean => {
+export const isSqlOutage = (error: SqlError): boolean =>
   // A session that cannot even be opened (refused, database not accepting connections: 55000) is an outage.
-  if (error.reason._tag === "ConnectionError" || error.reason.operation === "connect") return true
-  const code = sqlState(error)
-  return code !== undefined && (code.startsWith("08") || SERVER_GOING_AWAY.has(code))
-}
+  error.reason.operation === "connect" || isServerGoneSqlError(error)
 
 const isStoreOutage = (error: object): boolean =>
   "_tag" in error && error._tag === "StoreUnavailable" && "reason" in error && error.reason === "Connection"

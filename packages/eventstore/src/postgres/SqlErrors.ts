@@ -24,22 +24,30 @@ export const constraintOf = (error: SqlError): string | undefined =>
   error.reason._tag === "UniqueViolation" ? error.reason.constraint : undefined
 
 /**
- * True when the same work can succeed later with nobody changing anything: the connection or the server
- * went away (also a session ended by `pg_terminate_backend`, SQLSTATE 57P01), a timeout, a deadlock or a
- * serialization conflict. Used by callers that run their own SQL next to the store's (projections).
+ * The server went away or cannot serve sessions right now: a lost or refused connection (class 08), a
+ * session ended by `pg_terminate_backend` (57P01), a server shutting down or starting (57P02, 57P03), no
+ * connection slots (53300).
+ */
+export const isServerGone = (error: SqlError): boolean => {
+  if (error.reason._tag === "ConnectionError") return true
+  const code = sqlState(error)
+  return code !== undefined && (code.startsWith("08") || SERVER_GOING_AWAY.has(code))
+}
+
+/**
+ * True when the same work can succeed later with nobody changing anything: the server went away, a
+ * timeout, a deadlock or a serialization conflict. Used by callers that run their own SQL next to the
+ * store's (projections).
  */
 export const isRetryable = (error: SqlError): boolean => {
   switch (error.reason._tag) {
-    case "ConnectionError":
     case "StatementTimeoutError":
     case "LockTimeoutError":
     case "DeadlockError":
     case "SerializationError":
       return true
-    default: {
-      const code = sqlState(error)
-      return code !== undefined && (SERVER_GOING_AWAY.has(code) || code.startsWith("08"))
-    }
+    default:
+      return isServerGone(error)
   }
 }
 
