@@ -15,7 +15,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore } from "@verity/eventstore"
-import { forEachDatabase, type TestTarget } from "@verity/eventstore/testing"
+import { forEachDatabase, type TestTarget } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 let terminateOnAppend = false

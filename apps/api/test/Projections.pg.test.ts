@@ -8,7 +8,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore } from "@verity/eventstore"
-import { forEachDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 const until = <A, R>(label: string, probe: Effect.Effect<A, never, R>, done: (a: A) => boolean) =>

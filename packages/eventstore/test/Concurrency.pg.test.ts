@@ -8,7 +8,7 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Ref, Stream } from "effect"
 import { Checkpoint, EventStore, PgEventStore, type RecordedEvent } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { event, streamName } from "./fixtures.ts"
 
 /** Polls `check` until it holds (a condition, not a sleep), failing after `timeout`. */

@@ -13,7 +13,7 @@ import { assert, layer } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted, Ref, Stream } from "effect"
 import { isSqlError } from "effect/sql/SqlError"
 import { Checkpoint, EventStore, PgEventStore, type RecordedEvent } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { event, events, streamName } from "./fixtures.ts"
 
 /** Polls `check` until it holds (a condition, not a sleep), failing after `timeout`. */

@@ -9,7 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { MasterKeys } from "@verity/eventstore"
-import { forEachDatabase, TestDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { applied, assertExactlyOnce, expectedEvents } from "../support/Consistency.ts"
 import { command as c, execAll, waitAll } from "../support/Ledger.ts"
 import { observerLayer, startRunner } from "../support/Runners.ts"

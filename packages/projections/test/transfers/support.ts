@@ -14,7 +14,7 @@ import {
   type RecordedEvent,
   StoreUnavailable
 } from "@verity/eventstore"
-import { TestDatabase, type TestTarget } from "@verity/eventstore/testing"
+import { TestDatabase, type TestTarget } from "@verity/postgres/testing"
 import type { Projection } from "../../src/Projection.ts"
 import * as LedgerRuntime from "../../src/ledger/LedgerRuntime.ts"
 import { Accounts, Transfers } from "../../src/ledger/Streams.ts"

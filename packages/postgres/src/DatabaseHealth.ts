@@ -19,7 +19,7 @@ export class DatabaseHealth extends Context.Service<DatabaseHealth, {
   readonly state: Effect.Effect<DatabaseState>
   /** Fails with the reason once this process cannot get its database back; never completes otherwise. */
   readonly unrecoverable: Effect.Effect<never, DatabaseUnrecoverable>
-}>()("@verity/eventstore/DatabaseHealth") {
+}>()("@verity/postgres/DatabaseHealth") {
   /** For a database this process does not manage: always `Up`, never gives up. */
   static readonly external = DatabaseHealth.of({ state: Effect.succeed({ _tag: "Up" }), unrecoverable: Effect.never })
 }
