@@ -14,8 +14,8 @@ export const EmbeddedPostgresFailure = Schema.Literals([
   "PathNotTraversable",
   /** The platform's PostgreSQL binaries are not installed (or could not be copied where the server's user reaches them). */
   "BinariesMissing",
-  /** The data folder's start lock stayed held by another process. */
-  "LockTimeout",
+  /** The data folder's start lock could not be taken (held by another process too long, or a file error). */
+  "LockUnavailable",
   /** initdb failed on a new data folder. */
   "InitialiseFailed",
   /** The server did not start (it exited, or was not ready within 60 s). */

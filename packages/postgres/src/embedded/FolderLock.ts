@@ -46,7 +46,7 @@ export const withLock = <A, E, R>(dataDir: string, effect: Effect.Effect<A, E, R
   const path = `${dataDir}.lock`
   const token = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
   return Effect.acquireUseRelease(
-    attempt("LockTimeout", `could not take the start lock ${path}`, async () => {
+    attempt("LockUnavailable", `could not take the start lock ${path}`, async () => {
       const deadline = Date.now() + LOCK_WAIT_MS
       while (!(await tryLock(path, token))) {
         if (Date.now() > deadline) throw new Error(`held by another process for over ${LOCK_WAIT_MS / 1000} s`)
