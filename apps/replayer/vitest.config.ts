@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["../../packages/eventstore/src/testing/globalSetup.ts"],
+    globalSetup: ["@verity/postgres/testing/globalSetup"],
     testTimeout: 180_000,
     hookTimeout: 180_000
   }

@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["./src/testing/globalSetup.ts"],
+    globalSetup: ["@verity/postgres/testing/globalSetup"],
     testTimeout: 60_000,
     hookTimeout: 120_000
   }

@@ -17,7 +17,8 @@
  */
 import { Effect, Layer, Redacted } from "effect"
 import { PgClient } from "@effect/sql-pg"
-import { EmbeddedPostgres, EventStore, MasterKeys, PgEventStore } from "@verity/eventstore"
+import { EventStore, MasterKeys, PgEventStore } from "@verity/eventstore"
+import { EmbeddedPostgres } from "@verity/postgres"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as ServerProcess from "../test/support/ServerProcess.ts"

@@ -5,7 +5,7 @@
  * random development token with every scope is generated and printed at startup (never for production).
  * Endpoints declare the scope they need with the `RequiredScope` annotation on their group.
  */
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
 import { ApiConfig } from "./ApiConfig.ts"
@@ -34,33 +34,38 @@ export interface TokenEntry extends PrincipalShape {
   readonly token: Redacted.Redacted<string>
 }
 
-export class InvalidTokenConfig extends Error {
-  override readonly name = "InvalidTokenConfig"
-}
+/** `VERITY_API_TOKENS` is malformed; `message` names the bad entry (never a token). */
+export class InvalidTokenConfig extends Schema.TaggedError<InvalidTokenConfig>()("InvalidTokenConfig", {
+  message: Schema.String
+}) {}
 
-/** Parses `name:token:scope,scope;...`; throws `InvalidTokenConfig` naming the bad entry (never the token). */
-export const parseTokens = (text: string): ReadonlyArray<TokenEntry> => {
-  const entries = text.split(";").map((s) => s.trim()).filter((s) => s !== "")
-  const names = new Set<string>()
-  return entries.map((entry, index) => {
-    const [name, token, scopeList, ...rest] = entry.split(":")
-    if (name === undefined || token === undefined || scopeList === undefined || rest.length > 0) {
-      throw new InvalidTokenConfig(`VERITY_API_TOKENS entry #${index + 1} is not name:token:scopes`)
-    }
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new InvalidTokenConfig(`VERITY_API_TOKENS entry #${index + 1}: invalid name`)
-    if (names.has(name)) throw new InvalidTokenConfig(`VERITY_API_TOKENS: duplicate name ${name}`)
-    names.add(name)
-    if (token.length < 16) throw new InvalidTokenConfig(`VERITY_API_TOKENS ${name}: token shorter than 16 characters`)
-    const granted = new Set<Scope>()
-    for (const scope of scopeList.split(",").map((s) => s.trim())) {
-      if (!(scopes as ReadonlyArray<string>).includes(scope)) {
-        throw new InvalidTokenConfig(`VERITY_API_TOKENS ${name}: unknown scope "${scope}" (read, write, admin)`)
+const isScope = (value: string): value is Scope => (scopes as ReadonlyArray<string>).includes(value)
+
+/** Parses `name:token:scope,scope;...`; fails with `InvalidTokenConfig` naming the bad entry. */
+export const parseTokens = (text: string): Effect.Effect<ReadonlyArray<TokenEntry>, InvalidTokenConfig> =>
+  Effect.gen(function*() {
+    const entries = text.split(";").map((s) => s.trim()).filter((s) => s !== "")
+    const names = new Set<string>()
+    const parsed: Array<TokenEntry> = []
+    for (const [index, entry] of entries.entries()) {
+      const invalid = (message: string) => new InvalidTokenConfig({ message })
+      const [name, token, scopeList, ...rest] = entry.split(":")
+      if (name === undefined || token === undefined || scopeList === undefined || rest.length > 0) {
+        return yield* invalid(`VERITY_API_TOKENS entry #${index + 1} is not name:token:scopes`)
       }
-      granted.add(scope as Scope)
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) return yield* invalid(`VERITY_API_TOKENS entry #${index + 1}: invalid name`)
+      if (names.has(name)) return yield* invalid(`VERITY_API_TOKENS: duplicate name ${name}`)
+      names.add(name)
+      if (token.length < 16) return yield* invalid(`VERITY_API_TOKENS ${name}: token shorter than 16 characters`)
+      const granted = new Set<Scope>()
+      for (const scope of scopeList.split(",").map((s) => s.trim())) {
+        if (!isScope(scope)) return yield* invalid(`VERITY_API_TOKENS ${name}: unknown scope "${scope}" (read, write, admin)`)
+        granted.add(scope)
+      }
+      parsed.push({ name, token: Redacted.make(token), scopes: granted })
     }
-    return { name, token: Redacted.make(token), scopes: granted }
+    return parsed
   })
-}
 
 const digest = (token: string) => createHash("sha256").update(token).digest()
 
@@ -90,10 +95,8 @@ export class Tokens extends Context.Service<Tokens, {
       const config = yield* ApiConfig
       const configured = config.tokens
       if (Option.isSome(configured)) {
-        const entries = yield* Effect.try({
-          try: () => parseTokens(Redacted.value(configured.value)),
-          catch: (error) => error as InvalidTokenConfig
-        }).pipe(Effect.orDie)
+        // A malformed token list is a deployment mistake: the process must not start.
+        const entries = yield* parseTokens(Redacted.value(configured.value)).pipe(Effect.orDie)
         if (entries.length > 0) return Tokens.make(entries, Option.none())
       }
       const token = Redacted.make(`dev-${randomBytes(24).toString("base64url")}`)

@@ -8,7 +8,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
-import { Database, DatabaseHealth } from "@verity/eventstore"
+import { Database, DatabaseHealth } from "@verity/postgres"
 import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/projections"
 import { ApiConfig } from "./ApiConfig.ts"
 import * as RunnerThread from "./RunnerThread.ts"

@@ -7,7 +7,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer, Runtime } from "effect"
-import { DatabaseHealth } from "@verity/eventstore"
+import { DatabaseHealth } from "@verity/postgres"
 import { ApiConfig } from "./ApiConfig.ts"
 import { Tokens } from "./Auth.ts"
 import * as Logging from "./Logging.ts"

@@ -7,7 +7,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { Account } from "@verity/domain"
 import { EventStore } from "@verity/eventstore"
-import { forEachDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase } from "@verity/postgres/testing"
 import { LedgerStreams } from "@verity/projections"
 import * as T from "./support/TestApi.ts"
 

@@ -15,7 +15,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore, MasterKeys, WrongExpectedVersion } from "@verity/eventstore"
-import { forEachDatabase, TestDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import * as ServerProcess from "./support/ServerProcess.ts"
 import * as T from "./support/TestApi.ts"
 

@@ -7,7 +7,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { forEachDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 forEachDatabase((target) => {

@@ -8,7 +8,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { forEachDatabase } from "@verity/eventstore/testing"
+import { eventually, forEachDatabase } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 forEachDatabase((target) => {
@@ -98,7 +98,7 @@ forEachDatabase((target) => {
             Effect.forkChild
           ))
         // Two of the six find the pool (four) full and are refused at once; four hold their slots.
-        yield* until(() => overloaded.length >= 2)
+        yield* until("two overloaded replies", () => overloaded.length >= 2)
         for (const reply of overloaded) assert.strictEqual(reply.headers.get("retry-after"), "1")
         const deposit = yield* T.alice.post(`/accounts/${id}/deposits`, { amount: 7 })
         assert.strictEqual(deposit.status, 200, deposit.text)
@@ -138,7 +138,7 @@ forEachDatabase((target) => {
             Effect.forkChild
           ))
         // The pool has room for two, but the reader's share is one: whichever came second is refused.
-        yield* until(() => replies.length >= 1)
+        yield* until("a first reply", () => replies.length >= 1)
         const [first] = replies
         if (first === undefined) throw new Error("no reply")
         const refused = T.isProblem(first, 503, "Overloaded")
@@ -157,14 +157,7 @@ forEachDatabase((target) => {
 })
 
 /** Waits (bounded) for a condition that concurrent requests make true. */
-const until = (condition: () => boolean) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 400; i++) {
-      if (condition()) return
-      yield* Effect.sleep("25 millis")
-    }
-    throw new Error("condition not reached")
-  })
+const until = (what: string, condition: () => boolean) => eventually(what, Effect.sync(condition), { interval: "25 millis" })
 
 /**
  * Holds a lock that every append waits behind (reads go on) until the returned effect releases it: a

@@ -15,7 +15,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore } from "@verity/eventstore"
-import { forEachDatabase, type TestTarget } from "@verity/eventstore/testing"
+import { eventually, forEachDatabase, type TestTarget } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 let terminateOnAppend = false
@@ -69,15 +69,8 @@ const isUnavailable = (label: string, reply: T.Reply) => {
 }
 
 /** Retries `request` until it answers `status` (the pool reconnects within seconds). */
-const eventually = <R>(status: number, request: Effect.Effect<T.Reply, never, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 200; i++) {
-      const reply = yield* request
-      if (reply.status === status) return reply
-      yield* Effect.sleep("50 millis")
-    }
-    throw new Error(`never answered ${status}`)
-  })
+const answers = <R>(status: number, request: Effect.Effect<T.Reply, never, R>) =>
+  eventually(`an answer ${status}`, request, (reply) => reply.status === status, { interval: "50 millis" })
 
 forEachDatabase((target) => {
   layer(T.layerWith(target, {}, terminatingStore), { excludeTestServices: true, timeout: "120 seconds" })("connections dropped", (it) => {
@@ -93,7 +86,7 @@ forEachDatabase((target) => {
           "transfer",
           yield* T.alice.post("/transfers", { fromAccountId: id, toAccountId: other, amount: 1 }, { "idempotency-key": "drop-2" })
         )
-        const retried = yield* eventually(200, T.alice.post(`/accounts/${id}/deposits`, { amount: 5 }, { "idempotency-key": "drop-1" }))
+        const retried = yield* answers(200, T.alice.post(`/accounts/${id}/deposits`, { amount: 5 }, { "idempotency-key": "drop-1" }))
         assert.isNull(retried.headers.get("idempotent-replayed"), "the 503 was not recorded")
         assert.strictEqual((yield* T.alice.get(`/accounts/${id}/state`)).body.state.balance, 105, "applied exactly once")
       }).pipe(Effect.ensuring(Effect.sync(() => (terminateOnAppend = false)))))
@@ -126,10 +119,10 @@ forEachDatabase((target) => {
           isUnavailable("projections", yield* T.ops.get("/projections"))
           isUnavailable("parked", yield* T.ops.get("/projections/account_summary/parked"))
         }).pipe(Effect.ensuring(back))
-        const retried = yield* eventually(200, T.alice.post(`/accounts/${id}/deposits`, { amount: 5 }, { "idempotency-key": "away-1" }))
+        const retried = yield* answers(200, T.alice.post(`/accounts/${id}/deposits`, { amount: 5 }, { "idempotency-key": "away-1" }))
         assert.isNull(retried.headers.get("idempotent-replayed"), "the 503 was not recorded")
         assert.strictEqual(yield* T.eventCount, before + 1, "nothing was written while away; the retry wrote once")
-        assert.strictEqual((yield* eventually(200, T.alice.get(`/accounts/${id}/state`))).body.state.balance, 105)
+        assert.strictEqual((yield* answers(200, T.alice.get(`/accounts/${id}/state`))).body.state.balance, 105)
       }))
   })
 })

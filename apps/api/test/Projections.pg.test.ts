@@ -8,26 +8,19 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore } from "@verity/eventstore"
-import { forEachDatabase } from "@verity/eventstore/testing"
+import { eventually, forEachDatabase } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
-const until = <A, R>(label: string, probe: Effect.Effect<A, never, R>, done: (a: A) => boolean) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 300; i++) {
-      const value = yield* probe
-      if (done(value)) return value
-      yield* Effect.sleep("50 millis")
-    }
-    throw new Error(`timed out waiting for ${label}`)
-  })
+/** Polls the API gently while a projection catches up. */
+const poll = { interval: "50 millis" } as const
 
 forEachDatabase((target) => {
   layer(T.layer(target), { excludeTestServices: true, timeout: "120 seconds" })("projections", (it) => {
     it.effect("status lists every projection with its generation and lag", () =>
       Effect.gen(function*() {
         yield* T.deposit(yield* T.openAccount(), 10)
-        const reply = yield* until("live projections", T.ops.get("/projections"), (r) =>
-          r.status === 200 && (r.body as Array<any>).every((p) => p.state === "live"))
+        const reply = yield* eventually("live projections", T.ops.get("/projections"), (r) =>
+          r.status === 200 && (r.body as Array<any>).every((p) => p.state === "live"), poll)
         const names = (reply.body as Array<any>).map((p) => p.name)
         assert.includeMembers(names, ["account_summary", "transfer_process"])
         const summary = (reply.body as Array<any>).find((p) => p.name === "account_summary")
@@ -42,8 +35,8 @@ forEachDatabase((target) => {
         assert.strictEqual(started.status, 202)
         assert.strictEqual(started.body.name, "account_summary")
         const generation = started.body.generation as number
-        yield* until("the rebuilt generation", T.ops.get("/projections"), (r) =>
-          (r.body as Array<any>).find((p) => p.name === "account_summary")?.active?.generation === generation)
+        yield* eventually("the rebuilt generation", T.ops.get("/projections"), (r) =>
+          (r.body as Array<any>).find((p) => p.name === "account_summary")?.active?.generation === generation, poll)
         T.isProblem(yield* T.ops.post("/projections/transfer_process/rebuild"), 409, "NotReplayable")
         T.isProblem(yield* T.ops.post("/projections/nope/rebuild"), 404)
       }))
@@ -53,7 +46,7 @@ forEachDatabase((target) => {
         const sql = yield* SqlClient
         yield* T.deposit(yield* T.openAccount(), 10)
         const summaryOf = (reply: T.Reply): any => (reply.body as Array<any>).find((p) => p.name === "account_summary")
-        const live = yield* until("a live summary", T.ops.get("/projections"), (r) => summaryOf(r)?.state === "live")
+        const live = yield* eventually("a live summary", T.ops.get("/projections"), (r) => summaryOf(r)?.state === "live", poll)
         const before = summaryOf(live).active.generation as number
         const [latest] = yield* sql<{ readonly n: number }>`
           SELECT max(generation) AS n FROM verity_projections.generations WHERE name = 'account_summary'`.pipe(Effect.orDie)
@@ -73,7 +66,7 @@ forEachDatabase((target) => {
             VALUES (${bogus}, 'Tampered', 'tampered@example.org', 'EUR', 1, 0, 'open', false, 1, now(), now(), false)`
           yield* connection.executeValues("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key])
         })).pipe(Effect.orDie)
-        const refused = yield* until("a refused switch", T.ops.get("/projections"), (r) => summaryOf(r)?.building?.refusal !== undefined)
+        const refused = yield* eventually("a refused switch", T.ops.get("/projections"), (r) => summaryOf(r)?.building?.refusal !== undefined, poll)
         const summary = summaryOf(refused)
         assert.strictEqual(summary.active.generation, before, "readers stay on the verified generation")
         assert.strictEqual(summary.building.generation, next)
@@ -87,8 +80,8 @@ forEachDatabase((target) => {
         const skipped = yield* T.ops.post("/projections/account_summary/rebuild?skipVerify=true")
         assert.strictEqual(skipped.status, 202)
         assert.strictEqual(skipped.body.generation, next + 1, "the refused generation is replaced")
-        yield* until("the unverified generation is active", T.ops.get("/projections"), (r) =>
-          summaryOf(r)?.active?.generation === next + 1)
+        yield* eventually("the unverified generation is active", T.ops.get("/projections"), (r) =>
+          summaryOf(r)?.active?.generation === next + 1, poll)
       }))
 
     it.effect("a poison event parks its stream; operators see it and skip it", () =>
@@ -99,8 +92,8 @@ forEachDatabase((target) => {
         yield* store.append(`account-${id}`, "any", [
           { eventId: crypto.randomUUID(), type: "MoneyDeposited", schemaVersion: 2, data: { accountId: id, amount: "lots" } }
         ]).pipe(Effect.orDie)
-        const parked = yield* until("a parked stream", T.ops.get("/projections/account_summary/parked"), (r) =>
-          (r.body as Array<any>).length > 0)
+        const parked = yield* eventually("a parked stream", T.ops.get("/projections/account_summary/parked"), (r) =>
+          (r.body as Array<any>).length > 0, poll)
         assert.strictEqual(parked.body[0].stream, `account-${id}`)
         assert.strictEqual(parked.body[0].eventType, "MoneyDeposited")
         const stream = encodeURIComponent(`account-${id}`)

@@ -8,7 +8,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Option, Schedule } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { forEachDatabase, fullDump } from "@verity/eventstore/testing"
+import { forEachDatabase, fullDump } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 const NAME = "Erika Mustermann"

@@ -5,7 +5,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { forEachDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 const unknownId = "00000000-0000-4000-8000-000000000000"

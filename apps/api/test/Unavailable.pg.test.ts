@@ -6,7 +6,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { EventStore, StoreUnavailable } from "@verity/eventstore"
-import { forEachDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 let down = false

@@ -11,7 +11,7 @@ import { Data, Effect, Exit, Layer, Redacted, Schedule, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { EmbeddedPostgres } from "@verity/eventstore"
+import { EmbeddedPostgres } from "@verity/postgres"
 
 export class DatabaseFault extends Data.TaggedError("DatabaseFault")<{ readonly message: string; readonly cause?: unknown }> {}
 

@@ -3,13 +3,13 @@
  * 1 = the operation ran and found a problem (verify differences) or failed; 2 = the command line was
  * wrong (unknown projection, bad flags). Interrupted runs exit 130 (Ctrl-C).
  */
-import { Data } from "effect"
+import { Schema } from "effect"
 
-export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
 
-export class CheckFailed extends Data.TaggedError("CheckFailed")<{ readonly message: string }> {}
+export class CheckFailed extends Schema.TaggedError<CheckFailed>()("CheckFailed", { message: Schema.String }) {}
 
-export class OperationFailed extends Data.TaggedError("OperationFailed")<{ readonly message: string }> {}
+export class OperationFailed extends Schema.TaggedError<OperationFailed>()("OperationFailed", { message: Schema.String }) {}
 
 export type ReplayerFailure = UsageError | CheckFailed | OperationFailed
 

@@ -5,7 +5,7 @@
  * on it and ends the command with `OperationFailed` (exit 1) if the database is lost for good meanwhile.
  */
 import { Effect, Layer } from "effect"
-import { DatabaseHealth } from "@verity/eventstore"
+import { DatabaseHealth } from "@verity/postgres"
 import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/projections"
 import { OperationFailed } from "./Failures.ts"
 

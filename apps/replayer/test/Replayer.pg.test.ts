@@ -11,7 +11,7 @@ import { spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { MasterKeys } from "@verity/eventstore"
-import { forEachDatabase, TestDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { LedgerReadModels, LedgerRuntime, LedgerStreams } from "@verity/projections"
 import { Account } from "@verity/domain"
 

@@ -8,7 +8,7 @@ import { Effect, Redacted } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as EmbeddedPostgres from "../src/EmbeddedPostgres.ts"
+import { EmbeddedPostgres } from "@verity/postgres"
 
 export interface Server {
   /** A URL on which the benchmark may create and drop databases. */

@@ -6,7 +6,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer, Option, Stream } from "effect"
 import { CategoryMigration, CommandHandler, EventStore, PgEventStore } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { event } from "./fixtures.ts"
 import { codec, decider } from "./support/Counter.ts"
 

@@ -14,7 +14,7 @@ import { assert, describe, it as vit, layer } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule } from "effect"
 import { CommandHandler, type EventStore, MemoryEventStore, PgEventStore } from "../src/index.ts"
 import { EventStore as EventStoreService } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { event } from "./fixtures.ts"
 import { codec, decider, State } from "./support/Counter.ts"
 

@@ -8,14 +8,8 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Ref, Stream } from "effect"
 import { Checkpoint, EventStore, PgEventStore, type RecordedEvent } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
+import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { event, streamName } from "./fixtures.ts"
-
-/** Polls `check` until it holds (a condition, not a sleep), failing after `timeout`. */
-const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, timeout = "30 seconds" as const) =>
-  Effect.gen(function*() {
-    while (!(yield* check)) yield* Effect.sleep("10 millis")
-  }).pipe(Effect.timeout(timeout))
 
 forEachDatabase((target) => {
   const storeWithClient = (connections: number) =>
@@ -110,7 +104,7 @@ forEachDatabase((target) => {
           yield* Effect.forEach(holders, Fiber.join, { discard: true })
           const committed = yield* sql<{ readonly id: string; readonly position: bigint }>`
             SELECT event_id::text AS id, position FROM verity.events`
-          yield* eventually(Effect.map(Ref.get(received), (all) => all.length >= committed.length))
+          yield* eventually("every committed event to arrive", Effect.map(Ref.get(received), (all) => all.length >= committed.length))
           yield* Fiber.interrupt(subscriber)
 
           const all = yield* Ref.get(received)

@@ -1,6 +1,6 @@
 import { Layer } from "effect"
 import { PgEventStore } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { eventStoreContract } from "./contract/EventStoreContract.ts"
 
 forEachDatabase((target) => {

@@ -8,8 +8,9 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Redacted, Ref, Schedule, Scope } from "effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { EmbeddedPostgres, EventStore, type NewEvent, PgEventStore, type StoreUnavailable } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
+import { EmbeddedPostgres } from "@verity/postgres"
+import { EventStore, type NewEvent, PgEventStore, type StoreUnavailable } from "../src/index.ts"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { events, streamName } from "./fixtures.ts"
 
 const unreachableStore = Layer.unwrap(

@@ -13,14 +13,8 @@ import { assert, layer } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted, Ref, Stream } from "effect"
 import { isSqlError } from "effect/sql/SqlError"
 import { Checkpoint, EventStore, PgEventStore, type RecordedEvent } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
+import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { event, events, streamName } from "./fixtures.ts"
-
-/** Polls `check` until it holds (a condition, not a sleep), failing after `timeout`. */
-const eventually = <E, R>(check: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    while (!(yield* check)) yield* Effect.sleep("10 millis")
-  }).pipe(Effect.timeout("30 seconds"))
 
 /** Everything readable now after `from`, page by page. */
 const readAllNow = (store: EventStore["Service"], from: Checkpoint.Checkpoint) =>
@@ -214,7 +208,7 @@ forEachDatabase((target) => {
           })
         yield* Effect.forEach(Array.from({ length: 16 }, (_, i) => i), writer, { concurrency: "unbounded", discard: true })
         const total = yield* Ref.get(written)
-        yield* eventually(Effect.map(Ref.get(received), (all) => all.length >= total))
+        yield* eventually("every event to arrive", Effect.map(Ref.get(received), (all) => all.length >= total))
         yield* unrelated.release
         yield* Fiber.interrupt(subscriber)
         const all = yield* Ref.get(received)

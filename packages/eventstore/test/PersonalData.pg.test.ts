@@ -16,7 +16,7 @@ import {
   PersonalFields,
   PgEventStore
 } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "../src/testing/index.ts"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 
 // --- a small domain with personal data -----------------------------------------------------------------------
 const pd = (placeholder: string) => ({ personalData: { subjectField: "personId", placeholder } })

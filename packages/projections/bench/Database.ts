@@ -25,7 +25,7 @@ export const server = (databaseUrl: string | undefined) => {
   const dataDir = Path.join(Os.tmpdir(), `verity-projections-bench-${process.pid}-${Date.now().toString(36)}`)
   return Effect.gen(function*() {
     // Loaded only when used: it installs signal hooks of its own.
-    const { EmbeddedPostgres } = yield* Effect.promise(() => import("@verity/eventstore"))
+    const { EmbeddedPostgres } = yield* Effect.promise(() => import("@verity/postgres"))
     process.once("exit", () => Fs.rmSync(dataDir, { recursive: true, force: true }))
     const running = yield* EmbeddedPostgres.start({ dataDir, ephemeral: true })
     return { url: running.url, embedded: true } satisfies Server

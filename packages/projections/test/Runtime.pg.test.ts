@@ -10,7 +10,7 @@ import { assert, layer } from "@effect/vitest"
 import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore, PgEventStore, type RecordedEvent } from "@verity/eventstore"
-import { forEachDatabase, TestDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Projection, Projections } from "../src/index.ts"
 
 /** Event ids that make the handler fail, as a bug in projection code would. */

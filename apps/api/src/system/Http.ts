@@ -6,7 +6,7 @@
 import { Cause, Effect, Option } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { SqlClient } from "effect/sql/SqlClient"
-import { DatabaseHealth } from "@verity/eventstore"
+import { DatabaseHealth } from "@verity/postgres"
 import { Projections } from "@verity/projections"
 import { VerityApi } from "../Api.ts"
 import * as Migrations from "../Migrations.ts"

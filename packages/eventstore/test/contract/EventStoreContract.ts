@@ -5,14 +5,9 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, Stream } from "effect"
+import { eventually } from "@verity/postgres/testing"
 import { Checkpoint, EventStore, type NewEvent } from "../../src/index.ts"
 import { event, events, streamName } from "../fixtures.ts"
-
-/** Polls `check` until it holds (a condition, not a sleep), failing after 10 seconds. */
-const eventually = <E, R>(check: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    while (!(yield* check)) yield* Effect.sleep("10 millis")
-  }).pipe(Effect.timeout("10 seconds"))
 
 const category = () => `c${Math.random().toString(36).slice(2, 10)}`
 
@@ -196,7 +191,7 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
         yield* store.append(other, "no_stream", [event("Opened")])
         yield* store.append(b, "no_stream", [event("Opened")])
         const last = yield* store.append(a, 2, [event("Closed")])
-        yield* eventually(Effect.map(store.horizon, (h) => Checkpoint.hasReached(h.checkpoint, last.checkpoint)))
+        yield* eventually("the horizon to pass the last append", Effect.map(store.horizon, (h) => Checkpoint.hasReached(h.checkpoint, last.checkpoint)), { timeout: "10 seconds" })
         const everything = yield* Stream.runCollect(store.streamAll({ from: start, limit: 2, categories: mine }))
         assert.deepStrictEqual(everything.map((e) => `${e.streamId}:${e.version}`), [
           `${a}:1`, `${a}:2`, `${other}:1`, `${b}:1`, `${a}:3`

@@ -8,7 +8,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { forEachDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase } from "@verity/postgres/testing"
 import * as Projections from "../../src/Projections.ts"
 import { AccountSummary, AccountTransactions } from "../../src/ledger/ReadModels.ts"
 import { command as c, exec, execAll, ledgerLayer, uuid, waitAll } from "../support/Ledger.ts"

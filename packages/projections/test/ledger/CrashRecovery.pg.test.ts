@@ -9,21 +9,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { MasterKeys } from "@verity/eventstore"
-import { forEachDatabase, TestDatabase } from "@verity/eventstore/testing"
+import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { applied, assertExactlyOnce, expectedEvents } from "../support/Consistency.ts"
 import { command as c, execAll, waitAll } from "../support/Ledger.ts"
 import { observerLayer, startRunner } from "../support/Runners.ts"
 import * as Workload from "../support/Workload.ts"
 
 const KILLS = 5
-
-/** Polls `condition` every 5 ms until it holds (fails after `seconds`). */
-const until = <R>(condition: Effect.Effect<boolean, never, R>, seconds: number, what: string) =>
-  Effect.gen(function*() {
-    while (!(yield* condition)) yield* Effect.sleep("5 millis")
-  }).pipe(
-    Effect.timeoutOrElse({ duration: `${seconds} seconds`, orElse: () => Effect.die(new Error(`timed out waiting for ${what}`)) })
-  )
 
 forEachDatabase((target) => {
   describe("read models survive kill -9", () => {
@@ -42,7 +34,7 @@ forEachDatabase((target) => {
           for (let k = 1; k <= KILLS; k++) {
             const runner = yield* startRunner({ url, masterKeys: keys, owner: `crashing-${k}`, batchSize: 20 })
             const threshold = Math.floor((total * k) / (KILLS + 1))
-            yield* until(Effect.map(applied("account_summary"), (n) => n >= threshold), 60, `${threshold} events applied`)
+            yield* eventually(`${threshold} events applied`, Effect.map(applied("account_summary"), (n) => n >= threshold), { timeout: "60 seconds", interval: "5 millis" })
             yield* Effect.sleep(`${Math.floor(Math.random() * 15)} millis`)
             yield* runner.kill9
             killedAt.push(yield* applied("account_summary"))

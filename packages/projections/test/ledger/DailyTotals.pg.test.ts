@@ -5,7 +5,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { forEachDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase } from "@verity/postgres/testing"
 import * as Projections from "../../src/Projections.ts"
 import { DailyTotals } from "../../src/ledger/ReadModels.ts"
 import { command as c, execAll, ledgerLayer, uuid, waitAll } from "../support/Ledger.ts"

@@ -11,11 +11,11 @@
  * generation is dropped after the switch.
  */
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Effect, Layer, Option, Schedule } from "effect"
+import { Deferred, Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Account } from "@verity/domain"
 import { PersonalData } from "@verity/eventstore"
-import { forEachDatabase, fullDump, TestDatabase } from "@verity/eventstore/testing"
+import { eventually, forEachDatabase, fullDump, TestDatabase } from "@verity/postgres/testing"
 import * as Projection from "../../src/Projection.ts"
 import * as Projections from "../../src/Projections.ts"
 import * as LedgerRuntime from "../../src/ledger/LedgerRuntime.ts"
@@ -58,14 +58,6 @@ const gatedLayer = (target: Parameters<typeof ledgerLayer>[0], retiredGrace: `${
   }).pipe(
     Layer.provideMerge(TestDatabase.layer(target, { maxConnections: 14 })),
     Layer.provide(masterKeyConfig())
-  )
-
-/** Polls `check` until it holds (no sleep as synchronisation: a bounded wait on a condition). */
-const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
-  check.pipe(
-    Effect.repeat({ until: (ok) => ok, schedule: Schedule.spaced("100 millis") }),
-    Effect.timeoutOption("30 seconds"),
-    Effect.flatMap((done) => (Option.isSome(done) ? Effect.void : Effect.die(new Error(`timed out waiting until ${what}`))))
   )
 
 const holder = (label: string) => {

@@ -12,7 +12,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { EventStore, type EventCodec, PgEventStore, type RecordedEvent } from "@verity/eventstore"
-import { forEachDatabase, TestDatabase } from "@verity/eventstore/testing"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import * as LedgerStreams from "../../src/ledger/Streams.ts"
 import { legacyStream } from "../../../domain/test/support/Arbitraries.ts"
 

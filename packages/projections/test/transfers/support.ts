@@ -3,7 +3,7 @@
  * from a ConfigProvider, fast polling, small batches), account and transfer commands, condition waits
  * with timeouts, and an `EventStore` wrapper that fails chosen append attempts.
  */
-import { ConfigProvider, Effect, Layer, Option, Schema } from "effect"
+import { ConfigProvider, Effect, Layer, Schema } from "effect"
 import { Account, Ids, Money, Text, Timestamp, Transfer } from "@verity/domain"
 import {
   type AppendResult,
@@ -14,7 +14,7 @@ import {
   type RecordedEvent,
   StoreUnavailable
 } from "@verity/eventstore"
-import { TestDatabase, type TestTarget } from "@verity/eventstore/testing"
+import { eventually as waitFor, TestDatabase, type TestTarget } from "@verity/postgres/testing"
 import type { Projection } from "../../src/Projection.ts"
 import * as LedgerRuntime from "../../src/ledger/LedgerRuntime.ts"
 import { Accounts, Transfers } from "../../src/ledger/Streams.ts"
@@ -123,20 +123,7 @@ export const eventually = <A, E, R>(
   what: string,
   probe: Effect.Effect<A | undefined, E, R>,
   timeout: `${number} seconds` = "30 seconds"
-) =>
-  Effect.gen(function*() {
-    while (true) {
-      const value = yield* probe
-      if (value !== undefined) return value
-      yield* Effect.sleep("25 millis")
-    }
-  }).pipe(
-    Effect.timeoutOption(timeout),
-    Effect.flatMap(Option.match({
-      onNone: () => Effect.die(new Error(`timed out after ${timeout} waiting for ${what}`)),
-      onSome: Effect.succeed
-    }))
-  )
+) => waitFor(what, probe, (value): value is A => value !== undefined, { timeout, interval: "25 millis" })
 
 export const isTerminal = (state: Transfer.TransferState) => Transfer.isTerminal(state)
 

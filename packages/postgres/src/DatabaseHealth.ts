@@ -6,20 +6,23 @@
  * On a configured server (`DATABASE_URL`) there is nothing to restart: pools reconnect when it is back, and
  * the state stays `Up` (readiness probes the server itself).
  */
-import { Context, Data, Effect } from "effect"
+import { Context, Effect, Schema } from "effect"
 
 export type DatabaseState =
   | { readonly _tag: "Up" }
   | { readonly _tag: "Recovering"; readonly reason: string; readonly attempts: number; readonly since: number }
   | { readonly _tag: "Unrecoverable"; readonly reason: string }
 
-export class DatabaseUnrecoverable extends Data.TaggedError("DatabaseUnrecoverable")<{ readonly message: string }> {}
+/** This process gave up on its database; `message` says why. */
+export class DatabaseUnrecoverable extends Schema.TaggedError<DatabaseUnrecoverable>()("DatabaseUnrecoverable", {
+  message: Schema.String
+}) {}
 
 export class DatabaseHealth extends Context.Service<DatabaseHealth, {
   readonly state: Effect.Effect<DatabaseState>
   /** Fails with the reason once this process cannot get its database back; never completes otherwise. */
   readonly unrecoverable: Effect.Effect<never, DatabaseUnrecoverable>
-}>()("@verity/eventstore/DatabaseHealth") {
+}>()("@verity/postgres/DatabaseHealth") {
   /** For a database this process does not manage: always `Up`, never gives up. */
   static readonly external = DatabaseHealth.of({ state: Effect.succeed({ _tag: "Up" }), unrecoverable: Effect.never })
 }
