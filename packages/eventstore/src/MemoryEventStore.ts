@@ -284,8 +284,9 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
     const deleteStream = Effect.fn("EventStore.deleteStream")(
       function*(stream: string, expected?: ExpectedVersion.ExpectedVersion) {
         yield* parseStream(stream)
+        const expectation = yield* Effect.fromResult(StoreRules.expectation(stream, expected ?? "any"))
         const record = streams.get(stream)
-        if (record === undefined || record.deleted || record.tombstoned || !StoreRules.lifecycleAllowed(record, expected)) {
+        if (record === undefined || record.deleted || record.tombstoned || !StoreRules.lifecycleAllowed(record, expectation)) {
           return yield* Effect.fail(StoreRules.deleteFailure(stream, record, expected))
         }
         record.deleted = true
@@ -298,13 +299,14 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
     const tombstoneStream = Effect.fn("EventStore.tombstoneStream")(
       function*(stream: string, expected?: ExpectedVersion.ExpectedVersion) {
         const parsed = yield* parseStream(stream)
+        const expectation = yield* Effect.fromResult(StoreRules.expectation(stream, expected ?? "any"))
         const record = streams.get(stream)
-        if (record === undefined && StoreRules.tombstoneOfUnusedAllowed(expected)) {
+        if (record === undefined && StoreRules.tombstoneOfUnusedAllowed(expectation)) {
           // Tombstoning a name that was never used reserves it forever.
           streams.set(stream, { ...emptyRecord(parsed.category), tombstoned: true })
           return
         }
-        if (record === undefined || record.tombstoned || !StoreRules.lifecycleAllowed(record, expected)) {
+        if (record === undefined || record.tombstoned || !StoreRules.lifecycleAllowed(record, expectation)) {
           return yield* Effect.fail(StoreRules.tombstoneFailure(stream, record, expected))
         }
         record.tombstoned = true

@@ -37,9 +37,21 @@ export const plan = (
 ): Result.Result<WritePlan, PlanError> => {
   const parsed = StreamName.parse(stream)
   if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
+  const normalized = expectation(stream, expected)
+  if (Result.isFailure(normalized)) return Result.fail(normalized.failure)
+  const prepared = EventValidation.prepare(stream, events, metadata, limits)
+  if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
+  return Result.succeed({ stream: parsed.success, expected, normalized: normalized.success, events: prepared.success })
+}
+
+/** The expectation of an append or lifecycle operation; one that is none of the accepted forms is refused. */
+export const expectation = (
+  stream: string,
+  expected: ExpectedVersion.ExpectedVersion
+): Result.Result<ExpectedVersion.Normalized, InvalidEvent> => {
   const normalized = ExpectedVersion.normalize(expected)
-  if (normalized === undefined) {
-    return Result.fail(
+  return normalized === undefined
+    ? Result.fail(
       new InvalidEvent({
         stream,
         index: 0,
@@ -47,10 +59,7 @@ export const plan = (
         detail: `expected version must be "any", "no_stream", "stream_exists" or an integer >= 0, got ${String(expected)}`
       })
     )
-  }
-  const prepared = EventValidation.prepare(stream, events, metadata, limits)
-  if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
-  return Result.succeed({ stream: parsed.success, expected, normalized, events: prepared.success })
+    : Result.succeed(normalized)
 }
 
 /** Validates the writes of a multi-stream append; an event id used by two of them is refused. */
@@ -96,11 +105,8 @@ export const appendAllowed = (state: StreamState | undefined, expected: Expected
 }
 
 /** Whether a lifecycle operation (delete, tombstone) with this expectation may act on a stream in `state`. */
-export const lifecycleAllowed = (state: StreamState, expected: ExpectedVersion.ExpectedVersion | undefined): boolean => {
-  const normalized = ExpectedVersion.normalize(expected ?? "any")
-  if (normalized === undefined) return false
-  return normalized._tag === "Any" || appendAllowed(state, normalized)
-}
+export const lifecycleAllowed = (state: StreamState, expected: ExpectedVersion.Normalized): boolean =>
+  expected._tag === "Any" || appendAllowed(state, expected)
 
 /** The version a refusal reports: 0 for a stream without readable events. */
 const actualOf = (state: StreamState | undefined) => (state === undefined || state.deleted ? 0 : state.version)
@@ -144,10 +150,8 @@ export const tombstoneFailure = (
     : new WrongExpectedVersion({ stream, expected: expected ?? "any", actual: actualOf(state) })
 
 /** Whether tombstoning a name that was never used is allowed (it then reserves the name forever). */
-export const tombstoneOfUnusedAllowed = (expected: ExpectedVersion.ExpectedVersion | undefined): boolean => {
-  const tag = ExpectedVersion.normalize(expected ?? "any")?._tag
-  return tag === "Any" || tag === "NoStream"
-}
+export const tombstoneOfUnusedAllowed = (expected: ExpectedVersion.Normalized): boolean =>
+  expected._tag === "Any" || expected._tag === "NoStream"
 
 /** Why `truncateStream` did nothing. */
 export const truncateFailure = (stream: string, state: StreamState | undefined): StreamNotFound | StreamTombstoned =>

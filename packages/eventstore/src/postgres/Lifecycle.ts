@@ -17,10 +17,8 @@ export const make = (tables: Tables) => {
   const snapshotsTable = tables.snapshots
   const operationsTable = tables.operations
 
-  const expectedCondition = (expected: ExpectedVersion.ExpectedVersion | undefined) => {
-    const normalized = ExpectedVersion.normalize(expected ?? "any")
-    switch (normalized?._tag) {
-      case undefined:
+  const expectedCondition = (normalized: ExpectedVersion.Normalized) => {
+    switch (normalized._tag) {
       case "Any":
         return sql.literal("true")
       case "NoStream":
@@ -38,17 +36,20 @@ export const make = (tables: Tables) => {
   const deleteStream = Effect.fn("EventStore.deleteStream")(
     function*(stream: string, expected?: ExpectedVersion.ExpectedVersion) {
       yield* parseStream(stream)
+      const expectation = yield* Effect.fromResult(StoreRules.expectation(stream, expected ?? "any"))
       const done = yield* sql.withTransaction(Effect.gen(function*() {
         const rows = yield* sql<{ readonly version: bigint }>`
             UPDATE ${streamsTable} s SET deleted = true, truncate_before = s.version + 1, updated_at = now()
-            WHERE s.stream_id = ${stream} AND NOT s.deleted AND NOT s.tombstoned AND ${expectedCondition(expected)}
+            WHERE s.stream_id = ${stream} AND NOT s.deleted AND NOT s.tombstoned AND ${expectedCondition(expectation)}
             RETURNING s.version`
         if (rows.length === 0) return false
         yield* recordOperation(stream, "deleted", { version: Number(rows[0]!.version) })
         yield* sql`DELETE FROM ${snapshotsTable} WHERE stream_id = ${stream}`
         return true
       }))
-      if (!done) return yield* Effect.fail(StoreRules.deleteFailure(stream, yield* streamState(tables, stream), expected))
+      if (done) return
+      const state = yield* streamState(tables, stream)
+      return yield* Effect.fail(StoreRules.deleteFailure(stream, state, expected))
     },
     mapSqlErrors("deleteStream")
   )
@@ -56,11 +57,12 @@ export const make = (tables: Tables) => {
   const tombstoneStream = Effect.fn("EventStore.tombstoneStream")(
     function*(stream: string, expected?: ExpectedVersion.ExpectedVersion) {
       const parsed = yield* parseStream(stream)
-      const absentAllowed = StoreRules.tombstoneOfUnusedAllowed(expected)
+      const expectation = yield* Effect.fromResult(StoreRules.expectation(stream, expected ?? "any"))
+      const absentAllowed = StoreRules.tombstoneOfUnusedAllowed(expectation)
       const done = yield* sql.withTransaction(Effect.gen(function*() {
         let rows = yield* sql<{ readonly version: bigint }>`
             UPDATE ${streamsTable} s SET tombstoned = true, updated_at = now()
-            WHERE s.stream_id = ${stream} AND NOT s.tombstoned AND ${expectedCondition(expected)}
+            WHERE s.stream_id = ${stream} AND NOT s.tombstoned AND ${expectedCondition(expectation)}
             RETURNING s.version`
         if (rows.length === 0 && absentAllowed) {
           // Tombstoning a name that was never used reserves it forever.
@@ -76,7 +78,8 @@ export const make = (tables: Tables) => {
         return true
       }))
       if (done) return
-      return yield* Effect.fail(StoreRules.tombstoneFailure(stream, yield* streamState(tables, stream), expected))
+      const state = yield* streamState(tables, stream)
+      return yield* Effect.fail(StoreRules.tombstoneFailure(stream, state, expected))
     },
     mapSqlErrors("tombstoneStream")
   )
@@ -99,7 +102,8 @@ export const make = (tables: Tables) => {
         return true
       }))
       if (done) return
-      return yield* Effect.fail(StoreRules.truncateFailure(stream, yield* streamState(tables, stream)))
+      const state = yield* streamState(tables, stream)
+      return yield* Effect.fail(StoreRules.truncateFailure(stream, state))
     },
     mapSqlErrors("truncateStream")
   )

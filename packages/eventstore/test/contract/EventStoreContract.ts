@@ -150,7 +150,7 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
         assert.deepStrictEqual(read.map((e) => e.data), [{ text: "\\u0000" }])
       }))
 
-    it.effect("an expected version that is none of the accepted forms is an InvalidEvent, and nothing is written", () =>
+    it.effect("an expected version that is none of the accepted forms is an InvalidEvent, and nothing changes", () =>
       Effect.gen(function*() {
         const store = yield* EventStore
         const stream = streamName()
@@ -163,6 +163,18 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
           assert.deepInclude(many, { _tag: "InvalidEvent", reason: "InvalidExpectedVersion" }, String(expected))
         }
         assert.isTrue(Option.isNone(yield* store.streamInfo(stream)))
+        // Lifecycle operations take the same expected versions, and change nothing when refused.
+        yield* store.append(stream, "no_stream", events(2))
+        for (const expected of [-1, 1.5, Number.NaN]) {
+          const deleted = yield* store.deleteStream(stream, expected).pipe(Effect.flip)
+          assert.deepInclude(deleted, { _tag: "InvalidEvent", reason: "InvalidExpectedVersion" }, String(expected))
+          const tombstoned = yield* store.tombstoneStream(stream, expected).pipe(Effect.flip)
+          assert.deepInclude(tombstoned, { _tag: "InvalidEvent", reason: "InvalidExpectedVersion" }, String(expected))
+          const unused = yield* store.tombstoneStream(streamName(), expected).pipe(Effect.flip)
+          assert.deepInclude(unused, { _tag: "InvalidEvent", reason: "InvalidExpectedVersion" }, String(expected))
+        }
+        assert.strictEqual(Option.getOrThrow(yield* store.streamInfo(stream)).state, "active")
+        assert.strictEqual((yield* store.readStream(stream)).length, 2)
       }))
 
     it.effect("reads a stream forwards and backwards, from a version, with a max count", () =>
