@@ -182,14 +182,9 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
         yield* parseStream(stream)
         const record = streams.get(stream)
         if (record === undefined) return Option.none<StreamInfo>()
-        return Option.some<StreamInfo>({
-          streamId: stream,
-          version: record.version,
-          state: record.tombstoned ? "tombstoned" : record.deleted ? "deleted" : "active",
-          truncateBefore: record.truncateBefore,
-          createdAt: record.createdAt,
-          updatedAt: record.updatedAt
-        })
+        const { version, truncateBefore, createdAt, updatedAt } = record
+        const state = record.tombstoned ? "tombstoned" : record.deleted ? "deleted" : "active"
+        return Option.some<StreamInfo>({ streamId: stream, version, state, truncateBefore, createdAt, updatedAt })
       }
     )
 
@@ -241,10 +236,8 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
           })
       )
 
-    const horizon = Effect.sync(() => ({
-      checkpoint: Checkpoint.afterTransaction(transaction),
-      position: BigInt(all.length)
-    })).pipe(Effect.withSpan("EventStore.horizon"))
+    const horizon = Effect.sync(() => ({ checkpoint: Checkpoint.afterTransaction(transaction), position: BigInt(all.length) }))
+      .pipe(Effect.withSpan("EventStore.horizon"))
 
     const checkpointOf = (position: bigint) =>
       Effect.sync(() => Option.map(Option.fromNullishOr(all[Number(position) - 1]), (event) => event.checkpoint))
