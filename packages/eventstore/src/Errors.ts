@@ -54,13 +54,15 @@ export class InvalidStreamName extends Schema.TaggedError<InvalidStreamName>()("
 }
 
 /**
- * An event rejected before anything was written: NUL characters (PostgreSQL cannot store them), a payload
- * over the size limit, an invalid id or type. `index` is the event's position in the append.
+ * An append rejected before anything was written: NUL characters (PostgreSQL cannot store them), a payload
+ * over the size limit, an invalid id or type, or an expected version that is none of the accepted forms.
+ * `index` is the event's position in the append (0 when the append as a whole is at fault: `Empty`,
+ * `InvalidExpectedVersion`).
  */
 export class InvalidEvent extends Schema.TaggedError<InvalidEvent>()("InvalidEvent", {
   stream: Schema.String,
   index: Schema.Int,
-  reason: Schema.Literals(["NulCharacter", "TooLarge", "InvalidEventId", "InvalidType", "InvalidSchemaVersion", "NotJson", "Empty"]),
+  reason: Schema.Literals(["NulCharacter", "TooLarge", "InvalidEventId", "InvalidType", "InvalidSchemaVersion", "NotJson", "Empty", "InvalidExpectedVersion"]),
   detail: Schema.String
 }) {
   override get message() {

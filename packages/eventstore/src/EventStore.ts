@@ -12,6 +12,7 @@ import { Context, type Effect, type Option, type Stream } from "effect"
 import type { Checkpoint } from "./Checkpoint.ts"
 import type {
   AppendError,
+  InvalidEvent,
   InvalidStreamName,
   ReadAllError,
   ReadStreamError,
@@ -157,16 +158,19 @@ export class EventStore extends Context.Service<EventStore, {
    * transaction.
    */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StoreUnavailable, R>
-  /** Hides the stream; appending to it again reopens it (versions continue). */
+  /**
+   * Hides the stream; appending to it again reopens it (versions continue). Lifecycle operations take the
+   * same expected versions as appends (`InvalidEvent` with reason `InvalidExpectedVersion` otherwise).
+   */
   readonly deleteStream: (
     stream: string,
     expected?: ExpectedVersion
-  ) => Effect.Effect<void, ReadStreamError | WrongExpectedVersion>
+  ) => Effect.Effect<void, ReadStreamError | WrongExpectedVersion | InvalidEvent>
   /** Permanently closes the stream: it can never be read or written again. */
   readonly tombstoneStream: (
     stream: string,
     expected?: ExpectedVersion
-  ) => Effect.Effect<void, InvalidStreamName | StoreUnavailable | WrongExpectedVersion | StreamTombstoned>
+  ) => Effect.Effect<void, InvalidStreamName | InvalidEvent | StoreUnavailable | WrongExpectedVersion | StreamTombstoned>
   /** Hides events before `version` from stream reads (retention). Never lowers an earlier truncation. */
   readonly truncateStream: (stream: string, beforeVersion: number) => Effect.Effect<void, ReadStreamError>
   readonly saveSnapshot: (snapshot: SnapshotRecord) => Effect.Effect<void, InvalidStreamName | StoreUnavailable>

@@ -1,22 +1,17 @@
 /**
  * An in-memory `EventStore` with the same semantics as the PostgreSQL one: for fast domain and handler
  * tests, never as the only backend a feature is tested on (the contract suite runs against both).
- * Appends are applied synchronously, so every append is its own "transaction" and commit order equals
- * position order.
+ * Validation, expectations, refusals, identical retries and page sizes come from `StoreRules`, as in the
+ * PostgreSQL store; its spans carry the same names. Appends are applied synchronously, so every append is
+ * its own "transaction" and commit order equals position order.
  */
 import { Effect, Layer, Option, Result, Stream } from "effect"
 import * as Checkpoint from "./Checkpoint.ts"
-import {
-  DuplicateEventId,
-  InvalidStreamName,
-  StreamNotFound,
-  StreamTombstoned,
-  WrongExpectedVersion
-} from "./Errors.ts"
-import type { AppendError, InvalidEvent, ReadStreamError } from "./Errors.ts"
-import type { AppendResult, EventMetadata, NewEvent, RecordedEvent, StreamInfo } from "./Events.ts"
+import type { AppendError, ReadStreamError } from "./Errors.ts"
+import type { AppendResult, NewEvent, RecordedEvent, StreamInfo } from "./Events.ts"
 import {
   EventStore,
+  type AppendOptions,
   type Page,
   type ReadAllOptions,
   type ReadStreamOptions,
@@ -25,7 +20,9 @@ import {
   type SubscribeOptions
 } from "./EventStore.ts"
 import * as EventValidation from "./EventValidation.ts"
-import * as ExpectedVersion from "./ExpectedVersion.ts"
+import type * as ExpectedVersion from "./ExpectedVersion.ts"
+import * as StoreRules from "./StoreRules.ts"
+import type { WritePlan } from "./StoreRules.ts"
 import * as StreamName from "./StreamName.ts"
 import * as Wakeup from "./Wakeup.ts"
 
@@ -40,16 +37,7 @@ interface StreamRecord {
   readonly events: Array<RecordedEvent>
 }
 
-interface StoredSnapshot extends SnapshotRecord {
-  readonly truncateBefore: number
-}
-
-interface PreparedWrite {
-  readonly stream: StreamName.ParsedStreamName
-  readonly expected: ExpectedVersion.ExpectedVersion
-  readonly normalized: ExpectedVersion.Normalized
-  readonly events: ReadonlyArray<EventValidation.PreparedEvent>
-}
+interface StoredSnapshot extends SnapshotRecord { readonly truncateBefore: number }
 
 export interface MemoryEventStoreOptions {
   readonly limits?: Partial<EventValidation.Limits>
@@ -65,96 +53,28 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
     const committed = Wakeup.make()
     let transaction = 2n // PostgreSQL's first normal transaction id is 3
 
-    const prepare = (
-      stream: string,
-      expected: ExpectedVersion.ExpectedVersion,
-      events: ReadonlyArray<NewEvent>,
-      metadata: EventMetadata | undefined
-    ): Result.Result<PreparedWrite, InvalidStreamName | InvalidEvent | DuplicateEventId> => {
-      const parsed = StreamName.parse(stream)
-      if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
-      const normalized = ExpectedVersion.normalize(expected)
-      if (normalized === undefined) {
-        return Result.fail(new InvalidStreamName({ stream, reason: `invalid expected version ${String(expected)}` }))
-      }
-      const prepared = EventValidation.prepare(stream, events, metadata, limits)
-      if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
-      return Result.succeed({ stream: parsed.success, expected, normalized, events: prepared.success })
-    }
-
-    interface Head {
-      readonly version: number
-      readonly live: boolean
-      readonly tombstoned: boolean
-    }
-
-    const headOf = (record: StreamRecord | undefined): Head | undefined =>
-      record === undefined ? undefined : { version: record.version, live: !record.deleted, tombstoned: record.tombstoned }
-
-    const casHolds = (head: Head | undefined, expected: ExpectedVersion.Normalized): boolean => {
-      if (head?.tombstoned) return false
-      const live = head !== undefined && head.live
-      switch (expected._tag) {
-        case "Any":
-          return true
-        case "NoStream":
-          return !live
-        case "StreamExists":
-          return live
-        case "Exact":
-          return live && head.version === expected.version
-      }
-    }
-
-    /** The earlier identical append of `write`'s events, a duplicate-id error, or nothing. */
-    const earlier = (write: PreparedWrite): Result.Result<Option.Option<AppendResult>, DuplicateEventId> => {
-      const found = write.events.map((event) => byId.get(event.eventId))
-      const present = found.filter((event): event is RecordedEvent => event !== undefined)
-      if (present.length === 0) return Result.succeed(Option.none())
-      const first = found[0]
-      const identical = first !== undefined &&
-        found.every((event, i) => event !== undefined && event.streamId === write.stream.stream && event.version === first.version + i)
-      if (!identical) {
-        return Result.fail(new DuplicateEventId({ stream: write.stream.stream, eventIds: present.map((e) => e.eventId) }))
-      }
-      const last = found[found.length - 1]!
-      return Result.succeed(Option.some({
-        streamId: write.stream.stream,
-        version: last.version,
-        positions: found.map((event) => event!.position),
-        checkpoint: last.checkpoint
-      }))
-    }
-
-    const rejection = (write: PreparedWrite): StreamTombstoned | WrongExpectedVersion => {
-      const record = streams.get(write.stream.stream)
-      if (record?.tombstoned) return new StreamTombstoned({ stream: write.stream.stream })
-      const actual = record === undefined || record.deleted ? 0 : record.version
-      return new WrongExpectedVersion({ stream: write.stream.stream, expected: write.expected, actual })
-    }
-
     /** Checks every write against the current state (as one transaction would), then applies them all. */
-    const applyAll = (writes: ReadonlyArray<PreparedWrite>): Result.Result<ReadonlyArray<AppendResult>, AppendError> => {
+    const applyAll = (writes: ReadonlyArray<WritePlan>): Result.Result<ReadonlyArray<AppendResult>, AppendError> => {
       const seen = new Set<string>()
-      // Heads as the transaction sees them: a later write to the same stream sees the earlier one.
-      const heads = new Map<string, Head | undefined>()
-      let failed: PreparedWrite | undefined
+      // Stream states as the transaction sees them: a later write to the same stream sees the earlier one.
+      const states = new Map<string, StoreRules.StreamState | undefined>()
+      let failed: WritePlan | undefined
       for (const write of writes) {
         for (const event of write.events) {
           if (byId.has(event.eventId) || seen.has(event.eventId)) failed ??= write
           seen.add(event.eventId)
         }
         const name = write.stream.stream
-        const head = heads.has(name) ? heads.get(name) : headOf(streams.get(name))
-        if (!casHolds(head, write.normalized)) failed ??= write
-        heads.set(name, { version: (head?.version ?? 0) + write.events.length, live: true, tombstoned: head?.tombstoned ?? false })
+        const state = states.has(name) ? states.get(name) : streams.get(name)
+        if (!StoreRules.appendAllowed(state, write.normalized)) failed ??= write
+        states.set(name, { version: (state?.version ?? 0) + write.events.length, deleted: false, tombstoned: state?.tombstoned ?? false })
       }
       if (failed !== undefined) {
         const previous: Array<AppendResult> = []
         for (const write of writes) {
-          const found = earlier(write)
+          const found = StoreRules.earlierAppend(write, write.events.map((event) => byId.get(event.eventId)))
           if (Result.isFailure(found)) return Result.fail(found.failure)
-          if (Option.isNone(found.success)) return Result.fail(rejection(failed))
+          if (Option.isNone(found.success)) return Result.fail(StoreRules.rejection(failed, streams.get(failed.stream.stream)))
           previous.push(found.success.value)
         }
         return Result.succeed(previous)
@@ -175,18 +95,11 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
         for (const event of write.events) {
           record.version += 1
           const position = BigInt(all.length + 1)
+          const { eventId, type, schemaVersion } = event
           last = {
-            streamId: write.stream.stream,
-            version: record.version,
-            position,
-            transactionId: transaction,
-            checkpoint: Checkpoint.make(transaction, position),
-            eventId: event.eventId,
-            type: event.type,
-            schemaVersion: event.schemaVersion,
-            data: JSON.parse(event.data),
-            metadata: JSON.parse(event.metadata),
-            recordedAt: now
+            streamId: write.stream.stream, version: record.version, position, transactionId: transaction,
+            checkpoint: Checkpoint.make(transaction, position), eventId, type, schemaVersion,
+            data: JSON.parse(event.data), metadata: JSON.parse(event.metadata), recordedAt: now
           }
           all.push(last)
           record.events.push(last)
@@ -204,44 +117,36 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
       return { category, version: 0, deleted: false, tombstoned: false, truncateBefore: 1, createdAt: now, updatedAt: now, events: [] }
     }
 
-    const append = (stream: string, expected: ExpectedVersion.ExpectedVersion, events: ReadonlyArray<NewEvent>, options?: { readonly metadata?: EventMetadata }) =>
-      Effect.suspend(() => {
-        const write = prepare(stream, expected, events, options?.metadata)
-        if (Result.isFailure(write)) return Effect.fail(write.failure)
-        return Effect.fromResult(applyAll([write.success])).pipe(Effect.map((results) => results[0]!))
-      })
+    const append = Effect.fn("EventStore.append")(
+      function*(stream: string, expected: ExpectedVersion.ExpectedVersion, events: ReadonlyArray<NewEvent>, options?: AppendOptions) {
+        const write = yield* Effect.fromResult(StoreRules.plan(stream, expected, events, options?.metadata, limits))
+        const results = yield* Effect.fromResult(applyAll([write]))
+        return results[0]!
+      }
+    )
 
-    const appendMany = (writes: ReadonlyArray<StreamWrite>, options?: { readonly metadata?: EventMetadata }) =>
-      Effect.suspend((): Effect.Effect<ReadonlyArray<AppendResult>, AppendError> => {
-        const prepared: Array<PreparedWrite> = []
-        for (const write of writes) {
-          const result = prepare(write.stream, write.expected, write.events, options?.metadata)
-          if (Result.isFailure(result)) return Effect.fail(result.failure)
-          prepared.push(result.success)
-        }
-        if (prepared.length === 0) return Effect.succeed([])
-        const repeated = EventValidation.repeatedIds(prepared.map((write) => write.events))
-        if (repeated.length > 0) {
-          return Effect.fail(new DuplicateEventId({ stream: prepared[0]!.stream.stream, eventIds: repeated }))
-        }
-        return Effect.fromResult(applyAll(prepared))
-      })
+    const appendMany = Effect.fn("EventStore.appendMany")(
+      function*(writes: ReadonlyArray<StreamWrite>, options?: AppendOptions) {
+        const plans = yield* Effect.fromResult(StoreRules.planAll(writes, options?.metadata, limits))
+        if (plans.length === 0) return []
+        return yield* Effect.fromResult(applyAll(plans))
+      }
+    )
 
+    const parseStream = (stream: string) => Effect.fromResult(StreamName.parse(stream))
+
+    /** The stream's record when it can be read. */
     const readable = (stream: string): Result.Result<StreamRecord, ReadStreamError> => {
       const parsed = StreamName.parse(stream)
       if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
       const record = streams.get(stream)
-      if (record === undefined) return Result.fail(new StreamNotFound({ stream }))
-      if (record.tombstoned) return Result.fail(new StreamTombstoned({ stream }))
-      if (record.deleted) return Result.fail(new StreamNotFound({ stream }))
-      return Result.succeed(record)
+      const failure = StoreRules.readFailure(stream, record)
+      return failure === undefined ? Result.succeed(record!) : Result.fail(failure)
     }
 
-    const readStream = (stream: string, options: ReadStreamOptions = {}) =>
-      Effect.suspend(() => {
-        const found = readable(stream)
-        if (Result.isFailure(found)) return Effect.fail(found.failure)
-        const record = found.success
+    const readStream = Effect.fn("EventStore.readStream")(
+      function*(stream: string, options: ReadStreamOptions = {}) {
+        const record = yield* Effect.fromResult(readable(stream))
         const backwards = options.direction === "backwards"
         let events = record.events.filter((event) =>
           event.version >= record.truncateBefore &&
@@ -252,45 +157,40 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
         )
         if (backwards) events = events.reverse()
         if (options.maxCount !== undefined) events = events.slice(0, Math.max(0, Math.floor(options.maxCount)))
-        return Effect.succeed(events as ReadonlyArray<RecordedEvent>)
-      })
+        return events as ReadonlyArray<RecordedEvent>
+      }
+    )
 
-    const readStreamWithSnapshot = (stream: string, snapshotKey: string) =>
-      Effect.suspend(() => {
-        const found = readable(stream)
-        if (Result.isFailure(found)) return Effect.fail(found.failure)
-        const record = found.success
+    const readStreamWithSnapshot = Effect.fn("EventStore.readStreamWithSnapshot")(
+      function*(stream: string, snapshotKey: string) {
+        const record = yield* Effect.fromResult(readable(stream))
         const saved = snapshots.get(`${stream}\u0001${snapshotKey}`)
         const usable = saved !== undefined && saved.truncateBefore === record.truncateBefore && saved.version <= record.version
         const after = Math.max(usable ? saved.version : 0, record.truncateBefore - 1)
-        return Effect.succeed({
+        return {
           snapshot: usable
             ? Option.some<SnapshotRecord>({ streamId: stream, key: snapshotKey, version: saved.version, state: saved.state })
             : Option.none<SnapshotRecord>(),
           events: record.events.filter((event) => event.version > after),
           version: record.version
-        })
-      })
+        }
+      }
+    )
 
-    const streamInfo = (stream: string) =>
-      Effect.suspend(() => {
-        const parsed = StreamName.parse(stream)
-        if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
+    const streamInfo = Effect.fn("EventStore.streamInfo")(
+      function*(stream: string) {
+        yield* parseStream(stream)
         const record = streams.get(stream)
-        if (record === undefined) return Effect.succeed(Option.none<StreamInfo>())
-        return Effect.succeed(Option.some<StreamInfo>({
-          streamId: stream,
-          version: record.version,
-          state: record.tombstoned ? "tombstoned" : record.deleted ? "deleted" : "active",
-          truncateBefore: record.truncateBefore,
-          createdAt: record.createdAt,
-          updatedAt: record.updatedAt
-        }))
-      })
+        if (record === undefined) return Option.none<StreamInfo>()
+        const { version, truncateBefore, createdAt, updatedAt } = record
+        const state = record.tombstoned ? "tombstoned" : record.deleted ? "deleted" : "active"
+        return Option.some<StreamInfo>({ streamId: stream, version, state, truncateBefore, createdAt, updatedAt })
+      }
+    )
 
     const readPage = (options: ReadAllOptions): Page => {
       const from = options.from ?? Checkpoint.start
-      const limit = Math.max(1, Math.min(10_000, Math.floor(options.limit ?? 1_000)))
+      const limit = StoreRules.clampPage(options.limit)
       const events: Array<RecordedEvent> = []
       // Events are appended in commit order, so `all` is sorted by checkpoint: binary-search the resume point.
       let low = 0
@@ -314,7 +214,7 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
       return { events, checkpoint, caughtUp: !full }
     }
 
-    const readAll = (options: ReadAllOptions = {}) => Effect.sync(() => readPage(options))
+    const readAll = (options: ReadAllOptions = {}) => Effect.sync(() => readPage(options)).pipe(Effect.withSpan("EventStore.readAll"))
 
     const streamAll = (options: ReadAllOptions = {}) =>
       Stream.paginate(options.from ?? Checkpoint.start, (from) =>
@@ -336,22 +236,20 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
           })
       )
 
-    const horizon = Effect.sync(() => ({
-      checkpoint: Checkpoint.afterTransaction(transaction),
-      position: BigInt(all.length)
-    }))
+    const horizon = Effect.sync(() => ({ checkpoint: Checkpoint.afterTransaction(transaction), position: BigInt(all.length) }))
+      .pipe(Effect.withSpan("EventStore.horizon"))
 
     const checkpointOf = (position: bigint) =>
       Effect.sync(() => Option.map(Option.fromNullishOr(all[Number(position) - 1]), (event) => event.checkpoint))
 
     const backlog = (options: ReadAllOptions & { readonly max?: number }) =>
       Effect.sync(() => {
-        const max = Math.max(1, Math.floor(options.max ?? 1_000_000))
+        const max = StoreRules.clampBacklog(options.max)
         let events = 0
         let oldest: Date | undefined
         let from = options.from ?? Checkpoint.start
         while (events < max) {
-          const page = readPage({ ...options, from, limit: 10_000 })
+          const page = readPage({ ...options, from, limit: StoreRules.MAX_PAGE })
           if (page.events.length > 0) oldest ??= page.events[0]!.recordedAt
           events += page.events.length
           if (page.caughtUp) break
@@ -364,24 +262,11 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
           // Every append commits at once: nothing is ever held back.
           heldBackBy: Option.none()
         }
-      })
+      }).pipe(Effect.withSpan("EventStore.backlog"))
 
     // One process, appends commit as they run: a transaction adds nothing to order (and there is no
     // rollback; a caller that needs one uses the PostgreSQL store).
     const inTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
-
-    const expectationHolds = (record: StreamRecord, expected: ExpectedVersion.ExpectedVersion | undefined) => {
-      const normalized = ExpectedVersion.normalize(expected ?? "any")
-      if (normalized === undefined) return false
-      return normalized._tag === "Any" || casHolds(headOf(record), normalized)
-    }
-
-    const lifecycleFailure = (stream: string, record: StreamRecord | undefined, expected: ExpectedVersion.ExpectedVersion | undefined) => {
-      if (record === undefined) return new StreamNotFound({ stream })
-      if (record.tombstoned) return new StreamTombstoned({ stream })
-      if (record.deleted && (expected === undefined || expected === "any")) return new StreamNotFound({ stream })
-      return new WrongExpectedVersion({ stream, expected: expected ?? "any", actual: record.deleted ? 0 : record.version })
-    }
 
     const dropSnapshots = (stream: string, keep?: (snapshot: StoredSnapshot) => boolean) => {
       for (const [key, snapshot] of snapshots) {
@@ -389,99 +274,76 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
       }
     }
 
-    const deleteStream = (stream: string, expected?: ExpectedVersion.ExpectedVersion) =>
-      Effect.suspend((): Effect.Effect<void, ReadStreamError | WrongExpectedVersion> => {
-        const parsed = StreamName.parse(stream)
-        if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
+    const deleteStream = Effect.fn("EventStore.deleteStream")(
+      function*(stream: string, expected?: ExpectedVersion.ExpectedVersion) {
+        yield* parseStream(stream)
+        const expectation = yield* Effect.fromResult(StoreRules.expectation(stream, expected ?? "any"))
         const record = streams.get(stream)
-        if (record === undefined || record.deleted || record.tombstoned || !expectationHolds(record, expected)) {
-          return Effect.fail(lifecycleFailure(stream, record, expected))
+        if (record === undefined || record.deleted || record.tombstoned || !StoreRules.lifecycleAllowed(record, expectation)) {
+          return yield* Effect.fail(StoreRules.deleteFailure(stream, record, expected))
         }
         record.deleted = true
         record.truncateBefore = record.version + 1
         record.updatedAt = new Date()
         dropSnapshots(stream)
-        return Effect.void
-      })
+      }
+    )
 
-    const tombstoneStream = (stream: string, expected?: ExpectedVersion.ExpectedVersion) =>
-      Effect.suspend((): Effect.Effect<void, InvalidStreamName | WrongExpectedVersion | StreamTombstoned> => {
-        const parsed = StreamName.parse(stream)
-        if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
+    const tombstoneStream = Effect.fn("EventStore.tombstoneStream")(
+      function*(stream: string, expected?: ExpectedVersion.ExpectedVersion) {
+        const parsed = yield* parseStream(stream)
+        const expectation = yield* Effect.fromResult(StoreRules.expectation(stream, expected ?? "any"))
         const record = streams.get(stream)
-        if (record?.tombstoned) return Effect.fail(new StreamTombstoned({ stream }))
-        if (record === undefined) {
-          const normalized = ExpectedVersion.normalize(expected ?? "any")
-          if (normalized?._tag !== "Any" && normalized?._tag !== "NoStream") {
-            return Effect.fail(new WrongExpectedVersion({ stream, expected: expected ?? "any", actual: 0 }))
-          }
-          streams.set(stream, { ...emptyRecord(parsed.success.category), tombstoned: true })
-          return Effect.void
+        if (record === undefined && StoreRules.tombstoneOfUnusedAllowed(expectation)) {
+          // Tombstoning a name that was never used reserves it forever.
+          streams.set(stream, { ...emptyRecord(parsed.category), tombstoned: true })
+          return
         }
-        if (!expectationHolds(record, expected)) {
-          return Effect.fail(new WrongExpectedVersion({ stream, expected: expected ?? "any", actual: record.deleted ? 0 : record.version }))
+        if (record === undefined || record.tombstoned || !StoreRules.lifecycleAllowed(record, expectation)) {
+          return yield* Effect.fail(StoreRules.tombstoneFailure(stream, record, expected))
         }
         record.tombstoned = true
         record.updatedAt = new Date()
         dropSnapshots(stream)
-        return Effect.void
-      })
+      }
+    )
 
-    const truncateStream = (stream: string, beforeVersion: number) =>
-      Effect.suspend(() => {
-        const found = readable(stream)
-        if (Result.isFailure(found)) return Effect.fail(found.failure)
-        const record = found.success
-        record.truncateBefore = Math.max(record.truncateBefore, Math.min(Math.max(1, Math.floor(beforeVersion)), record.version + 1))
+    const truncateStream = Effect.fn("EventStore.truncateStream")(
+      function*(stream: string, beforeVersion: number) {
+        const record = yield* Effect.fromResult(readable(stream))
+        record.truncateBefore = Math.max(record.truncateBefore, Math.min(StoreRules.truncationPoint(beforeVersion), record.version + 1))
+        record.updatedAt = new Date()
         dropSnapshots(stream, (snapshot) => snapshot.truncateBefore === record.truncateBefore)
-        return Effect.void
-      })
+      }
+    )
 
-    const saveSnapshot = (snapshot: SnapshotRecord) =>
-      Effect.suspend(() => {
-        const parsed = StreamName.parse(snapshot.streamId)
-        if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
+    const saveSnapshot = Effect.fn("EventStore.saveSnapshot")(
+      function*(snapshot: SnapshotRecord) {
+        yield* parseStream(snapshot.streamId)
         const record = streams.get(snapshot.streamId)
-        if (record === undefined || record.deleted || record.tombstoned || record.version < snapshot.version) {
-          return Effect.void
-        }
+        if (record === undefined || record.deleted || record.tombstoned || record.version < snapshot.version) return
         const key = `${snapshot.streamId}\u0001${snapshot.key}`
         const existing = snapshots.get(key)
         if (existing === undefined || existing.version < snapshot.version || existing.truncateBefore !== record.truncateBefore) {
           // Stored as JSON, as PostgreSQL would, so callers cannot mutate it afterwards.
           snapshots.set(key, { ...snapshot, state: JSON.parse(JSON.stringify(snapshot.state)), truncateBefore: record.truncateBefore })
         }
-        return Effect.void
-      })
+      }
+    )
 
-    const deleteSnapshots = (stream: string) =>
-      Effect.suspend(() => {
-        const parsed = StreamName.parse(stream)
-        if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
+    const deleteSnapshots = Effect.fn("EventStore.deleteSnapshots")(
+      function*(stream: string) {
+        yield* parseStream(stream)
         dropSnapshots(stream)
-        return Effect.void
-      })
+      }
+    )
 
     return EventStore.of({
-      append,
-      appendMany,
-      readStream,
-      readStreamWithSnapshot,
-      streamInfo,
-      readAll,
-      streamAll,
-      subscribe,
-      horizon,
-      backlog,
-      transaction: inTransaction,
-      checkpointOf,
-      deleteStream,
-      tombstoneStream,
-      truncateStream,
-      saveSnapshot,
-      deleteSnapshots,
+      append, appendMany, readStream, readStreamWithSnapshot, streamInfo, readAll, streamAll, subscribe, horizon,
+      backlog, transaction: inTransaction, checkpointOf, deleteStream, tombstoneStream, truncateStream,
+      saveSnapshot, deleteSnapshots,
       // No transactions: every append commits on its own.
-      lockStream: (stream) => Effect.map(Effect.fromResult(StreamName.parse(stream)), () => false)
+      lockStream: (stream) => Effect.map(parseStream(stream), () => false)
     })
   })
 

@@ -6,8 +6,18 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, Stream } from "effect"
 import { eventually } from "@verity/postgres/testing"
-import { Checkpoint, EventStore, type NewEvent } from "../../src/index.ts"
+import { Checkpoint, EventStore, type ExpectedVersion, type NewEvent, type PersonalFields } from "../../src/index.ts"
 import { event, events, streamName } from "../fixtures.ts"
+
+/**
+ * An event type whose `name` the crypto-shredding decorator treats as personal data of `subject` (see
+ * `personalFields`): the contract then also covers its encryption and decryption on every read path.
+ */
+export const PERSONAL_TYPE = "PersonRegistered"
+
+export const personalFields: PersonalFields.PersonalFieldMap = new Map([
+  [PERSONAL_TYPE, [{ field: "name", subjectField: "subject", placeholder: "[erased]" }]]
+])
 
 const category = () => `c${Math.random().toString(36).slice(2, 10)}`
 
@@ -135,6 +145,33 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
         assert.deepStrictEqual(read.map((e) => e.data), [{ text: "\\u0000" }])
       }))
 
+    it.effect("an expected version that is none of the accepted forms is an InvalidEvent, and nothing changes", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const stream = streamName()
+        for (const expected of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "latest"]) {
+          // A value from outside the type (as an untyped caller could send it).
+          const bad = expected as ExpectedVersion.ExpectedVersion
+          const error = yield* store.append(stream, bad, events(1)).pipe(Effect.flip)
+          assert.deepInclude(error, { _tag: "InvalidEvent", reason: "InvalidExpectedVersion", stream, index: 0 }, String(expected))
+          const many = yield* store.appendMany([{ stream, expected: bad, events: events(1) }]).pipe(Effect.flip)
+          assert.deepInclude(many, { _tag: "InvalidEvent", reason: "InvalidExpectedVersion" }, String(expected))
+        }
+        assert.isTrue(Option.isNone(yield* store.streamInfo(stream)))
+        // Lifecycle operations take the same expected versions, and change nothing when refused.
+        yield* store.append(stream, "no_stream", events(2))
+        for (const expected of [-1, 1.5, Number.NaN]) {
+          const deleted = yield* store.deleteStream(stream, expected).pipe(Effect.flip)
+          assert.deepInclude(deleted, { _tag: "InvalidEvent", reason: "InvalidExpectedVersion" }, String(expected))
+          const tombstoned = yield* store.tombstoneStream(stream, expected).pipe(Effect.flip)
+          assert.deepInclude(tombstoned, { _tag: "InvalidEvent", reason: "InvalidExpectedVersion" }, String(expected))
+          const unused = yield* store.tombstoneStream(streamName(), expected).pipe(Effect.flip)
+          assert.deepInclude(unused, { _tag: "InvalidEvent", reason: "InvalidExpectedVersion" }, String(expected))
+        }
+        assert.strictEqual(Option.getOrThrow(yield* store.streamInfo(stream)).state, "active")
+        assert.strictEqual((yield* store.readStream(stream)).length, 2)
+      }))
+
     it.effect("reads a stream forwards and backwards, from a version, with a max count", () =>
       Effect.gen(function*() {
         const store = yield* EventStore
@@ -218,6 +255,59 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
         const ids = new Set(everything.map((e) => e.eventId))
         assert.deepStrictEqual(unfiltered.filter((e) => ids.has(e.eventId)).map((e) => e.eventId), everything.map((e) => e.eventId))
         assert.isTrue((yield* store.horizon).position >= last.positions[0]!)
+      }))
+
+    it.effect("page sizes: the default when not a finite number, otherwise rounded down and at least 1", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const start = (yield* store.horizon).checkpoint
+        const cat = category()
+        const last = yield* store.append(`${cat}-1`, "no_stream", events(3))
+        yield* eventually("the horizon to pass the last append", Effect.map(store.horizon, (h) => Checkpoint.hasReached(h.checkpoint, last.checkpoint)), { timeout: "10 seconds" })
+        const sizeOf = (limit: number | undefined) =>
+          Effect.map(store.readAll({ from: start, categories: [cat], ...(limit === undefined ? {} : { limit }) }), (page) => ({
+            events: page.events.length,
+            caughtUp: page.caughtUp
+          }))
+        for (const limit of [undefined, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1_000_000]) {
+          assert.deepStrictEqual(yield* sizeOf(limit), { events: 3, caughtUp: true }, String(limit))
+        }
+        for (const limit of [0, -5, 1.9, 1e-9]) {
+          assert.deepStrictEqual(yield* sizeOf(limit), { events: 1, caughtUp: false }, String(limit))
+        }
+        assert.deepStrictEqual(yield* sizeOf(2.7), { events: 2, caughtUp: false })
+        const streamed = yield* Stream.runCollect(store.streamAll({ from: start, categories: [cat], limit: Number.NaN }))
+        assert.strictEqual(streamed.length, 3)
+      }))
+
+    it.effect("payloads and snapshot state come back unchanged through every read path", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore
+        const start = (yield* store.horizon).checkpoint
+        const cat = category()
+        const stream = `${cat}-p`
+        const data = { subject: `s-${cat}`, name: "Ada Lovelace", nested: { list: [1, "two", null], flag: true } }
+        const written = [event(PERSONAL_TYPE, data), event("Other", { n: 1 })]
+        const last = yield* store.append(stream, "no_stream", written)
+        yield* store.appendMany([{ stream, expected: 2, events: [event(PERSONAL_TYPE, { ...data, name: "A. L." })] }])
+        yield* store.saveSnapshot({ streamId: stream, key: "k", version: 2, state: { name: data.name } })
+        const expected = [data, { n: 1 }, { ...data, name: "A. L." }]
+        assert.deepStrictEqual((yield* store.readStream(stream)).map((e) => e.data), expected)
+        const withSnapshot = yield* store.readStreamWithSnapshot(stream, "k")
+        assert.deepStrictEqual(Option.getOrThrow(withSnapshot.snapshot).state, { name: data.name })
+        assert.deepStrictEqual(withSnapshot.events.map((e) => e.data), expected.slice(2))
+        yield* eventually("the horizon to pass the last append", Effect.map(store.horizon, (h) => Checkpoint.hasReached(h.checkpoint, last.checkpoint)), { timeout: "10 seconds" })
+        const page = yield* store.readAll({ from: start, categories: [cat] })
+        assert.deepStrictEqual(page.events.map((e) => e.data), expected)
+        const streamed = yield* Stream.runCollect(store.streamAll({ from: start, categories: [cat], limit: 1 }))
+        assert.deepStrictEqual(streamed.map((e) => e.data), expected)
+        const followed = yield* store.subscribe({ from: start, categories: [cat] }).pipe(
+          Stream.flatMap((batch) => Stream.fromIterable(batch.events)),
+          Stream.take(3),
+          Stream.runCollect,
+          Effect.timeout("10 seconds")
+        )
+        assert.deepStrictEqual(followed.map((e) => e.data), expected)
       }))
 
     it.effect("subscribe catches up, then follows new events live", () =>
@@ -347,6 +437,12 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
         assert.strictEqual(Option.getOrThrow(yield* store.streamInfo(stream)).truncateBefore, 4)
         yield* store.truncateStream(stream, 100) // cannot hide events that do not exist yet
         assert.strictEqual(Option.getOrThrow(yield* store.streamInfo(stream)).truncateBefore, 7)
+        // Truncation changes the stream: it moves `updatedAt`, as the other lifecycle operations do.
+        const beforeTruncation = Option.getOrThrow(yield* store.streamInfo(stream)).updatedAt
+        yield* Effect.sleep("20 millis") // the clock has to move on for the two instants to differ
+        yield* store.truncateStream(stream, 7)
+        const afterTruncation = Option.getOrThrow(yield* store.streamInfo(stream)).updatedAt
+        assert.isTrue(afterTruncation.getTime() > beforeTruncation.getTime(), `${afterTruncation.toISOString()}`)
         yield* store.append(stream, 6, events(1))
         assert.deepStrictEqual((yield* store.readStream(stream)).map((e) => e.version), [7])
         assert.strictEqual((yield* store.truncateStream(streamName(), 2).pipe(Effect.flip))._tag, "StreamNotFound")
