@@ -14,6 +14,8 @@
  *   `parked_events`, other streams go on. Nothing is dropped.
  * - Verified switch: a caught-up `building` generation becomes active only after `verifySwitch` accepts it
  *   (it compares the generation with the events); a refused one keeps following the log, never activated.
+ *
+ * The lock is Lock.ts, the failure classification Failures.ts, the isolate-and-park step Parking.ts.
  */
 import { Clock, Duration, Effect, Exit, Option, Ref, Schedule, Schema, Stream } from "effect"
 import type { Cause } from "effect"
