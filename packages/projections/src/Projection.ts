@@ -7,7 +7,7 @@
  * schema `<name>`, which a rebuild switches atomically from one generation to the next. A handler must
  * therefore only name its tables through `context.table(...)`.
  */
-import { Data, type Effect } from "effect"
+import { type Effect, Schema } from "effect"
 import type { Identifier } from "effect/sql/Statement"
 import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
@@ -29,11 +29,15 @@ export interface TablesContext {
   readonly rebuilding: boolean
 }
 
-/** A batch (or one event of it) the handler cannot apply. Not retried as transient: it parks the stream. */
-export class ProjectionFailure extends Data.TaggedError("ProjectionFailure")<{
-  readonly message: string
-  readonly cause?: unknown
-}> {}
+/**
+ * A batch (or one event of it) the handler cannot apply. Not retried as transient: it parks the stream.
+ * `message` says what is wrong with the events (it is stored as the parked stream's error); `cause` keeps
+ * the underlying failure (a decoding error, a rejected command) when there is one.
+ */
+export class ProjectionFailure extends Schema.TaggedError<ProjectionFailure>()("ProjectionFailure", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
 
 export interface Projection {
   /** Lower-case identifier: it names the PostgreSQL schemas of the projection. */

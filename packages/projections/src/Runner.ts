@@ -14,14 +14,22 @@
  *   `parked_events`, other streams go on. Nothing is dropped.
  * - Verified switch: a caught-up `building` generation becomes active only after `verifySwitch` accepts it
  *   (it compares the generation with the events); a refused one keeps following the log, never activated.
+ *
+ * The lock is Lock.ts, the failure classification Failures.ts, the isolate-and-park step Parking.ts.
  */
-import { Data, Duration, Effect, Exit, Option, Ref, Schedule, Stream } from "effect"
+import { Clock, Duration, Effect, Exit, Option, Ref, Schedule, Schema, Stream } from "effect"
 import type { Cause } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { isSqlError } from "effect/sql/SqlError"
-import { type Batch, type Checkpoint, EventStore, type RecordedEvent, isRetryableSqlError } from "@verity/eventstore"
+import { type Batch, type Checkpoint, EventStore } from "@verity/eventstore"
+import { describeCause, Fenced, isFenced, isInterrupted, isTransient, RunnerFailure } from "./Failures.ts"
+import * as Lock from "./Lock.ts"
+import * as Parking from "./Parking.ts"
 import { checkpointTransaction, type Projection, type TablesContext } from "./Projection.ts"
 import type { Registry } from "./Registry.ts"
+
+/** Re-exported under their former home: other modules name them from here. */
+export { describeCause, RunnerFailure }
+export { lockKey } from "./Lock.ts"
 
 export interface RunnerOptions {
   /** Identifies this process in status (host:pid). */
@@ -55,80 +63,25 @@ export interface Progress {
 
 export type SwitchVerdict = "switch" | "refuse" | "later"
 
+/**
+ * How a run ended: `retired` (its generation was), `fenced` (someone else wrote it), `activated` (a run
+ * asked to stop once its generation is active), `refused` (such a run whose switch was refused).
+ */
 export type RunOutcome = "retired" | "fenced" | "activated" | "refused"
 
-/** Ends a run that was asked to stop once its generation is active (a one-off rebuild). */
-class Activated {
-  readonly _tag = "Activated"
-}
+/** Empty batches (only the checkpoint moved) of an active generation are saved at most this often. */
+const EMPTY_SAVE_INTERVAL_MILLIS = 1_000
 
-/** Ends a one-off rebuild whose switch was refused. */
-class Refused {
-  readonly _tag = "Refused"
-}
+/** Transient failures and interruption end an event's isolated attempts: the whole batch is retried. */
+const isRunnerFailure = Schema.is(RunnerFailure)
 
-/** The generation is not ours to write any more (retired, or advanced by another runner). */
-class Fenced {
-  readonly _tag = "Fenced"
-}
-
-/** A run that ended on an error it could not handle; the supervisor logs it and starts over. */
-export class RunnerFailure extends Data.TaggedError("RunnerFailure")<{ readonly message: string }> {}
-
-export const describeCause = (cause: Cause.Cause<unknown>): string => {
-  const error = cause.reasons.find((r) => r._tag === "Fail" || r._tag === "Die")
-  const value: unknown = error === undefined ? undefined : error._tag === "Fail" ? error.error : error.defect
-  if (value instanceof Error) return value.message
-  if (typeof value === "object" && value !== null && "message" in value) return String(value.message)
-  return String(value)
-}
-
-/** Transient: retrying the same batch later can succeed without anyone changing anything. */
-const isTransient = (cause: Cause.Cause<unknown>): boolean =>
-  cause.reasons.some((reason) => {
-    if (reason._tag !== "Fail") return false
-    const error: unknown = reason.error
-    if (isSqlError(error)) return isRetryableSqlError(error)
-    return typeof error === "object" && error !== null && "_tag" in error && error._tag === "StoreUnavailable" &&
-      "retryable" in error && error.retryable === true
-  })
-
-const isFenced = (cause: Cause.Cause<unknown>) =>
-  cause.reasons.some((reason) => reason._tag === "Fail" && reason.error instanceof Fenced)
-
-const isInterrupted = (cause: Cause.Cause<unknown>) => cause.reasons.some((reason) => reason._tag === "Interrupt")
-
-export const lockKey = (name: string, generation: number) => `verity_projections:${name}:${generation}`
+const retriesBatch = (cause: Cause.Cause<unknown>) => isTransient(cause) || isInterrupted(cause)
 
 export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions) => {
-  /**
-   * Holds the generation's advisory lock for as long as the surrounding scope, retrying until it is free.
-   * Gives up (false) when the generation is retired meanwhile, or when `untilActive` and another runner
-   * has already made it active or had its switch refused.
-   */
+  const parking = Parking.make(sql, registry.tables)
+  const lockOptions: Lock.LockOptions = { retry: options.lockRetry, heartbeatInterval: options.heartbeatInterval }
   const acquireLock = (projection: Projection, generation: number, untilActive = false) =>
-    Effect.gen(function*() {
-      const connection = yield* sql.reserve
-      const key = lockKey(projection.name, generation)
-      while (true) {
-        const rows = yield* connection.executeValues("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [key])
-        if (rows[0]?.[0] === true) break
-        const current = yield* registry.generation(projection.name, generation)
-        if (Option.isNone(current) || current.value.state === "retired") return { locked: false as const }
-        if (untilActive && (current.value.state === "active" || current.value.refusal !== null)) return { locked: false as const }
-        yield* Effect.sleep(options.lockRetry)
-      }
-      yield* Effect.addFinalizer(() =>
-        connection.executeValues("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key]).pipe(Effect.ignore)
-      )
-      // A dead lock connection means the lock is gone: `lost` fails then, to end the run (the caller starts over).
-      const lost: Effect.Effect<never, RunnerFailure> = connection.executeValues("SELECT 1", []).pipe(
-        Effect.repeat(Schedule.spaced(options.heartbeatInterval)),
-        Effect.andThen(Effect.never),
-        Effect.mapError(() => new RunnerFailure({ message: `lost the lock of ${projection.name} generation ${generation}: its connection closed` }))
-      )
-      return { locked: true as const, lost }
-    })
+    Lock.acquire(sql, registry, lockOptions, projection, generation, untilActive)
 
   /** Applies `events` (all, or one by one in savepoints), parks what fails, advances the checkpoint. */
   const applyBatch = (
@@ -140,62 +93,22 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
     isolate: boolean
   ) =>
     Effect.gen(function*() {
-      const { parkedEvents, parkedStreams } = registry.tables
       const streams = [...new Set(batch.events.map((e) => e.streamId))]
-      const locked = yield* sql<{ readonly stream_id: string }>`
-        SELECT stream_id FROM ${parkedStreams}
-        WHERE name = ${projection.name} AND generation = ${generation} AND stream_id = ANY(${streams}::text[])
-        FOR UPDATE`
-      const parked = new Set(locked.map((row) => row.stream_id))
-      const toPark: Array<RecordedEvent> = []
+      const parked = yield* parking.lockParked(projection.name, generation, streams)
       let applied = 0
       if (!isolate) {
         const toApply = batch.events.filter((e) => !parked.has(e.streamId))
-        for (const e of batch.events) if (parked.has(e.streamId)) toPark.push(e)
         if (toApply.length > 0) {
           yield* projection.apply(toApply, context).pipe(Effect.provideService(SqlClient, sql))
         }
+        yield* parking.holdBack(projection.name, generation, batch.events.filter((e) => parked.has(e.streamId)))
         applied = toApply.length
       } else {
-        for (const event of batch.events) {
-          if (parked.has(event.streamId)) {
-            toPark.push(event)
-            continue
-          }
-          let error: string | undefined
-          for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
-            const exit = yield* sql.withTransaction(projection.apply([event], context)).pipe(
-              Effect.provideService(SqlClient, sql),
-              Effect.exit
-            )
-            if (Exit.isSuccess(exit)) {
-              error = undefined
-              break
-            }
-            if (isTransient(exit.cause) || isInterrupted(exit.cause)) return yield* Effect.failCause(exit.cause)
-            error = describeCause(exit.cause)
-          }
-          if (error === undefined) {
-            applied++
-            continue
-          }
-          yield* sql`
-            INSERT INTO ${parkedStreams} (name, generation, stream_id, position, event_type, error, attempts)
-            VALUES (${projection.name}, ${generation}, ${event.streamId}, ${event.position}, ${event.type}, ${error}, ${options.maxAttempts})`
-          yield* Effect.logWarning("projection parked a stream", { projection: projection.name, stream: event.streamId, error })
-          parked.add(event.streamId)
-          toPark.push(event)
-        }
-      }
-      if (toPark.length > 0) {
-        yield* sql`
-          INSERT INTO ${parkedEvents} (name, generation, stream_id, position)
-          SELECT ${projection.name}, ${generation}, s, p FROM unnest(${toPark.map((e) => e.streamId)}::text[], ${toPark.map((e) => e.position)}::int8[]) AS t(s, p)
-          ON CONFLICT DO NOTHING`
+        applied = yield* parking.applyEach(projection, generation, context, batch.events, parked, options.maxAttempts, retriesBatch)
       }
       const last = batch.events[batch.events.length - 1]
       const advanced = yield* registry.advance(projection.name, generation, expected, batch.checkpoint, last?.position ?? 0n, applied)
-      if (!advanced) return yield* Effect.fail(new Fenced())
+      if (!advanced) return yield* new Fenced({ projection: projection.name, generation })
     })
 
   /**
@@ -209,7 +122,8 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
   ): Effect.Effect<RunOutcome, RunnerFailure, EventStore> =>
     Effect.scoped(Effect.gen(function*() {
       const store = yield* EventStore
-      const lock = yield* acquireLock(projection, generation, runOptions.stopWhenActive === true)
+      const stopWhenActive = runOptions.stopWhenActive === true
+      const lock = yield* acquireLock(projection, generation, stopWhenActive)
       const row = yield* registry.generation(projection.name, generation)
       if (Option.isNone(row) || row.value.state === "retired") return "retired" as const
       // Another process built it while we waited for the lock.
@@ -217,7 +131,7 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
         return row.value.state === "active" ? "activated" as const : row.value.refusal !== null ? "refused" as const : "retired" as const
       }
       const refused = yield* Ref.make(row.value.state === "building" && row.value.refusal !== null)
-      if (runOptions.stopWhenActive === true && (yield* Ref.get(refused))) return "refused" as const
+      if (stopWhenActive && (yield* Ref.get(refused))) return "refused" as const
       const state = yield* Ref.make<"building" | "active">(row.value.state)
       const runnerState = yield* Ref.make("starting")
       const context = registry.context(projection, generation, row.value.state === "building")
@@ -228,17 +142,20 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
       }).pipe(Effect.repeat(Schedule.spaced(options.heartbeatInterval)), Effect.forkScoped)
 
       const checkpoint = yield* Ref.make(row.value.checkpoint)
-      let lastEmptySave = 0
+      let lastEmptySave = Number.NEGATIVE_INFINITY
+
+      /** Commits one batch; resolves to the run's outcome when the run ends here. */
       const processBatch = (batch: Batch) =>
         Effect.gen(function*() {
           const expected = yield* Ref.get(checkpoint)
           if (batch.events.length === 0) {
             // Only the checkpoint moved (filtered events or the horizon): an active generation saves it now
             // and then, for lag; a building one at once, since catching up is what activates it.
-            if (batch.checkpoint === expected) return
+            if (batch.checkpoint === expected) return Option.none<RunOutcome>()
             const building = (yield* Ref.get(state)) === "building"
-            if (!building && Date.now() - lastEmptySave < 1_000) return
-            lastEmptySave = Date.now()
+            const now = yield* Clock.currentTimeMillis
+            if (!building && now - lastEmptySave < EMPTY_SAVE_INTERVAL_MILLIS) return Option.none<RunOutcome>()
+            lastEmptySave = now
           }
           let isolate = false
           let failures = 0
@@ -247,7 +164,7 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
             if (Exit.isSuccess(exit)) break
             const cause = exit.cause
             if (isInterrupted(cause)) return yield* Effect.failCause(cause)
-            if (isFenced(cause)) return yield* Effect.fail(new Fenced())
+            if (isFenced(cause)) return Option.some<RunOutcome>("fenced")
             if (isTransient(cause)) {
               failures++
               yield* Ref.set(runnerState, "stalled")
@@ -270,11 +187,10 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
           })
           if (batch.caughtUp && (yield* Ref.get(state)) === "building" && !(yield* Ref.get(refused))) {
             const verdict = options.verifySwitch === undefined ? "switch" : yield* options.verifySwitch(projection, generation)
-            if (verdict === "later") return
+            if (verdict === "later") return Option.none<RunOutcome>()
             if (verdict === "refuse") {
               yield* Ref.set(refused, true)
-              if (runOptions.stopWhenActive === true) return yield* Effect.fail(new Refused())
-              return
+              return stopWhenActive ? Option.some<RunOutcome>("refused") : Option.none<RunOutcome>()
             }
             const activated = yield* registry.activate(projection, generation)
             if (activated) {
@@ -282,9 +198,8 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
               yield* Effect.logInfo("projection generation activated", { projection: projection.name, generation })
             }
           }
-          if (batch.caughtUp && runOptions.stopWhenActive === true && (yield* Ref.get(state)) === "active") {
-            return yield* Effect.fail(new Activated())
-          }
+          if (batch.caughtUp && stopWhenActive && (yield* Ref.get(state)) === "active") return Option.some<RunOutcome>("activated")
+          return Option.none<RunOutcome>()
         })
 
       const filters = {
@@ -301,19 +216,30 @@ export const make = (sql: SqlClient, registry: Registry, options: RunnerOptions)
       const live = Stream.unwrap(
         Effect.map(Ref.get(checkpoint), (from) => store.subscribe({ ...filters, from, limit: options.batchSize }))
       )
-      const outcome = yield* Stream.concat(catchUp, live).pipe(
-        Stream.runForEach(processBatch),
-        Effect.as<RunOutcome>("retired"),
-        Effect.catchIf((error): error is Fenced => error instanceof Fenced, () => Effect.succeed<RunOutcome>("fenced")),
-        Effect.catchIf((error): error is Activated => error instanceof Activated, () => Effect.succeed<RunOutcome>("activated")),
-        Effect.catchIf((error): error is Refused => error instanceof Refused, () => Effect.succeed<RunOutcome>("refused")),
+      // The log ending (it does not while the store is up) leaves the generation as retired.
+      let outcome: RunOutcome = "retired"
+      yield* Stream.concat(catchUp, live).pipe(
+        Stream.runForEachWhile((batch) =>
+          Effect.map(processBatch(batch), (ended) => {
+            if (Option.isNone(ended)) return true
+            outcome = ended.value
+            return false
+          })
+        ),
         Effect.raceFirst(lock.lost)
       )
       return outcome
     })).pipe(
-      Effect.catchCause((cause) =>
-        isInterrupted(cause) ? Effect.failCause(cause as Cause.Cause<never>) : Effect.fail(new RunnerFailure({ message: describeCause(cause) }))
-      )
+      Effect.catchCause((cause) => {
+        // An interruption carries no failure of ours: it passes through as it is.
+        if (isInterrupted(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+        // A lost lock is a `RunnerFailure` already.
+        for (const reason of cause.reasons) {
+          if (reason._tag === "Fail" && isRunnerFailure(reason.error)) return Effect.fail(reason.error)
+        }
+        return Effect.fail(new RunnerFailure({ reason: "Failed", projection: projection.name, generation, detail: describeCause(cause) }))
+      }),
+      Effect.withSpan("Runner.run", { attributes: { projection: projection.name, generation } })
     )
 
   return { run, acquireLock }
