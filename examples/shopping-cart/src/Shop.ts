@@ -4,7 +4,7 @@
  * caught up with everything committed so far (read-your-writes, also across processes).
  */
 import { Clock, Effect, Option } from "effect"
-import { EventStore } from "@verity/eventstore"
+import { type Checkpoint, EventStore } from "@verity/eventstore"
 import { Projections } from "@verity/projections"
 import type { CartCommand } from "./Cart.ts"
 import * as Cart from "./Cart.ts"
@@ -16,12 +16,15 @@ import { CartId, type ItemId, type Quantity, Timestamp, type UnitPrice } from ".
 
 const now = Effect.map(Clock.currentTimeMillis, (millis) => Timestamp.make(millis))
 
-/** Sends a cart command (with the current time); the cart's state after it. */
-const send = (cartId: CartId, command: (at: Timestamp) => CartCommand) =>
+/** Sends a cart command (with the current time); what it decided and appended. */
+const handle = (cartId: CartId, command: (at: Timestamp) => CartCommand) =>
   Effect.gen(function*() {
-    const handled = yield* Carts.handle(cartId, command(yield* now))
-    return handled.state
+    return yield* Carts.handle(cartId, command(yield* now))
   })
+
+/** Sends a cart command; the cart's state after it. */
+const send = (cartId: CartId, command: (at: Timestamp) => CartCommand) =>
+  Effect.map(handle(cartId, command), (handled) => handled.state)
 
 export const openCart = Effect.gen(function*() {
   const cartId = CartId.make(crypto.randomUUID())
@@ -37,17 +40,20 @@ export const removeItem = (cartId: CartId, itemId: ItemId) => send(cartId, (at) 
 export const changeQuantity = (cartId: CartId, itemId: ItemId, quantity: Quantity) =>
   send(cartId, (at) => ({ _tag: "ChangeQuantity", cartId, itemId, quantity, at }))
 
-/** Waits until `projection` has applied everything committed so far. */
-const caughtUp = (projection: string) =>
+/**
+ * Waits until `projection` has applied everything up to `checkpoint`: by default the store's horizon, i.e.
+ * everything readers can see now (an event whose transaction is still open is not among them yet).
+ */
+const caughtUp = (projection: string, checkpoint?: Checkpoint.Checkpoint) =>
   Effect.gen(function*() {
-    const { checkpoint } = yield* (yield* EventStore).horizon
-    yield* (yield* Projections.Projections).waitFor(projection, checkpoint, "30 seconds")
+    const target = checkpoint ?? (yield* (yield* EventStore).horizon).checkpoint
+    yield* (yield* Projections.Projections).waitFor(projection, target, "30 seconds")
   })
 
-/** The cart and, once the checkout process has placed it, its order. */
-export const show = (cartId: CartId) =>
+/** The cart and, once the checkout process has caught up with `checkpoint`, its order. */
+export const show = (cartId: CartId, checkpoint?: Checkpoint.Checkpoint) =>
   Effect.gen(function*() {
-    yield* caughtUp(CheckoutProcess.NAME)
+    yield* caughtUp(CheckoutProcess.NAME, checkpoint)
     const cart = yield* Carts.load(cartId)
     const order = yield* Orders.load(CheckoutProcess.orderIdFor(cartId))
     return {
@@ -60,8 +66,9 @@ export const show = (cartId: CartId) =>
 /** Checks the cart out, then waits for the checkout process to place its order. */
 export const checkOut = (cartId: CartId) =>
   Effect.gen(function*() {
-    yield* send(cartId, (at) => ({ _tag: "CheckOut", cartId, at }))
-    return yield* show(cartId)
+    const handled = yield* handle(cartId, (at) => ({ _tag: "CheckOut", cartId, at }))
+    // Wait for the process manager to have seen this very checkout (a repeated one appended nothing).
+    return yield* show(cartId, Option.getOrUndefined(Option.map(handled.appended, (appended) => appended.checkpoint)))
   })
 
 /** The read model: open carts and popular items, once it has caught up. */

@@ -1,8 +1,8 @@
 /**
  * The cart overview's batch handler. A batch is folded in memory into one change per cart (units and
  * total added or taken away, opened, checked out) and one per item (units added, units checked out), then
- * written with three set-based statements whatever the batch size: upsert the carts' changes, delete the
- * carts checked out, upsert the items' counts. Rows arrive as one JSON parameter (`jsonb_to_recordset`).
+ * written with three set-based statements whatever the batch size: insert the carts opened and move the
+ * others' units and totals, delete the carts checked out, upsert the items' counts. Rows arrive as one JSON parameter (`jsonb_to_recordset`).
  */
 import { Effect, Result } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
@@ -13,6 +13,8 @@ import { cartCodec } from "../Streams.ts"
 
 interface CartChange {
   readonly cartId: string
+  /** Opened in this batch: the change is the cart's whole row. */
+  opened: boolean
   items: number
   total: number
   /** Epoch milliseconds of the first and last event of this batch on the cart. */
@@ -33,7 +35,7 @@ export const fold = (events: ReadonlyArray<CartEvent>) => {
   const items = new Map<string, ItemChange>()
   const cart = (cartId: string, at: number) => {
     let change = carts.get(cartId)
-    if (change === undefined) carts.set(cartId, change = { cartId, items: 0, total: 0, firstAt: at, lastAt: at, checkedOut: false })
+    if (change === undefined) carts.set(cartId, change = { cartId, opened: false, items: 0, total: 0, firstAt: at, lastAt: at, checkedOut: false })
     change.lastAt = at
     return change
   }
@@ -46,6 +48,7 @@ export const fold = (events: ReadonlyArray<CartEvent>) => {
     const change = cart(event.cartId, event.at)
     switch (event._tag) {
       case "CartOpened":
+        change.opened = true
         break
       case "ItemAdded":
         change.items += event.quantity
@@ -86,15 +89,19 @@ export const apply = (recorded: ReadonlyArray<RecordedEvent>, ctx: Projection.Ta
     const sql = yield* SqlClient
     const { carts, items } = fold(yield* Effect.fromResult(decodeAll(recorded)))
     if (carts.length > 0) {
+      // Carts opened in this batch are inserted whole; the others have their units and total moved.
       yield* sql`
-        INSERT INTO ${ctx.table("open_carts")} AS c (cart_id, items, total, opened_at, updated_at)
-        SELECT r."cartId", r.items, r.total, to_timestamp(r."firstAt" / 1000.0), to_timestamp(r."lastAt" / 1000.0)
-        FROM jsonb_to_recordset(${JSON.stringify(carts)}::jsonb)
-          AS r("cartId" uuid, items integer, total bigint, "firstAt" bigint, "lastAt" bigint)
-        ON CONFLICT (cart_id) DO UPDATE SET
-          items = c.items + excluded.items,
-          total = c.total + excluded.total,
-          updated_at = excluded.updated_at`
+        WITH changes AS (
+          SELECT * FROM jsonb_to_recordset(${JSON.stringify(carts)}::jsonb)
+            AS r("cartId" uuid, opened boolean, items integer, total bigint, "firstAt" bigint, "lastAt" bigint)
+        ), moved AS (
+          UPDATE ${ctx.table("open_carts")} AS c
+          SET items = c.items + r.items, total = c.total + r.total, updated_at = to_timestamp(r."lastAt" / 1000.0)
+          FROM changes r WHERE c.cart_id = r."cartId" AND NOT r.opened
+        )
+        INSERT INTO ${ctx.table("open_carts")} (cart_id, items, total, opened_at, updated_at)
+        SELECT "cartId", items, total, to_timestamp("firstAt" / 1000.0), to_timestamp("lastAt" / 1000.0)
+        FROM changes WHERE opened`
       const checkedOut = carts.filter((c) => c.checkedOut).map((c) => c.cartId)
       if (checkedOut.length > 0) {
         yield* sql`

@@ -33,7 +33,10 @@ export const exec = (command: CartCommand) =>
     Effect.orDie
   )
 
-/** Waits until `projection` has applied everything up to `checkpoint` (default: all committed now). */
+/**
+ * Waits until `projection` has applied everything up to `checkpoint` (default: the store's horizon, what
+ * readers can see now; an append whose transaction is still open is not behind it yet).
+ */
 export const waitFor = (projection: string, checkpoint?: Checkpoint.Checkpoint) =>
   Effect.gen(function*() {
     const target = checkpoint ?? (yield* (yield* EventStore).horizon).checkpoint
