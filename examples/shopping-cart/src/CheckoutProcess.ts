@@ -32,7 +32,9 @@ export const orderIdFor = (cartId: CartId): OrderId => {
 
 /** The metadata of the command caused by `event`: same correlation, caused by that event. */
 const metadataFor = (event: RecordedEvent): EventMetadata => ({
-  correlationId: typeof event.metadata.correlationId === "string" ? event.metadata.correlationId : event.eventId,
+  correlationId: typeof event.metadata.correlationId === "string" && event.metadata.correlationId !== ""
+    ? event.metadata.correlationId
+    : event.eventId,
   causationId: event.eventId,
   actor: ACTOR
 })
