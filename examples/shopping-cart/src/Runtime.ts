@@ -4,7 +4,8 @@
  * or on the database from configuration (`layer`: `DATABASE_URL`, else an embedded PostgreSQL).
  */
 import { Layer } from "effect"
-import { Database, PgEventStore } from "@verity/eventstore"
+import { PgEventStore } from "@verity/eventstore"
+import { Database } from "@verity/postgres"
 import { Projections } from "@verity/projections"
 import * as CheckoutProcess from "./CheckoutProcess.ts"
 import * as CartOverview from "./overview/Projection.ts"

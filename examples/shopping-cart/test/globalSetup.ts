@@ -1,2 +1,2 @@
 /** Vitest global setup: the PostgreSQL targets of the run (embedded PostgreSQL 18, plus `DATABASE_URL`). */
-export { default } from "@verity/eventstore/testing/globalSetup"
+export { default } from "@verity/postgres/testing/globalSetup"

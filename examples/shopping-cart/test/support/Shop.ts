@@ -4,7 +4,7 @@
  */
 import { Clock, Effect, Layer, Option } from "effect"
 import { type Checkpoint, EventStore } from "@verity/eventstore"
-import { TestDatabase, type TestTarget } from "@verity/eventstore/testing"
+import { TestDatabase, type TestTarget } from "@verity/postgres/testing"
 import { Projections } from "@verity/projections"
 import type { CartCommand } from "../../src/Cart.ts"
 import * as Runtime from "../../src/Runtime.ts"
