@@ -10,13 +10,12 @@
  * `VERITY_RETIRED_GRACE` (a duration, default 30 seconds) is how long a rebuild's previous generation is
  * kept before the supervisors drop it; an option given by the caller wins.
  */
-import { Config, Effect, Layer, Option } from "effect"
+import { Config, Effect, Layer, Option, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { MasterKeys, PersonalData, PgEventStore } from "@verity/eventstore"
 import { Database } from "@verity/postgres"
-import type { Projection } from "@verity/projections"
-import { Projections } from "@verity/projections"
+import { type Projection, Projections } from "@verity/projections"
 import { personalFields } from "./Streams.ts"
 
 export interface LedgerRuntimeOptions {
@@ -28,9 +27,10 @@ export interface LedgerRuntimeOptions {
   readonly projectionOptions?: Omit<Projections.ProjectionsOptions, "projections" | "run">
 }
 
-export class MissingMasterKey extends Error {
-  override readonly name = "MissingMasterKey"
-}
+/** A server database (`DATABASE_URL`) without configured master keys: personal data could not be read. */
+export class MissingMasterKey extends Schema.TaggedError<MissingMasterKey>()("MissingMasterKey", {
+  message: Schema.String
+}) {}
 
 /** The master keyring from configuration, or a development key on the embedded database. */
 export const masterKeys = Effect.gen(function*() {
@@ -38,9 +38,9 @@ export const masterKeys = Effect.gen(function*() {
   if (configured !== undefined) return configured
   const url = yield* Config.String("DATABASE_URL").pipe(Config.option)
   if (Option.isSome(url) && url.value !== "") {
-    return yield* Effect.fail(
-      new MissingMasterKey("VERITY_MASTER_KEYS (or VERITY_MASTER_KEYS_FILE) must be set when DATABASE_URL is set")
-    )
+    return yield* new MissingMasterKey({
+      message: "VERITY_MASTER_KEYS (or VERITY_MASTER_KEYS_FILE) must be set when DATABASE_URL is set"
+    })
   }
   const dataDir = Path.resolve(yield* Config.String("VERITY_DATA_DIR").pipe(Config.withDefault(".data/postgres")))
   const file = Path.join(Path.dirname(dataDir), "dev-master-keys")

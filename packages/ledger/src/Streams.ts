@@ -60,15 +60,5 @@ export const storedAccountTypes = (current: ReadonlyArray<string>): ReadonlyArra
   ...new Set([...current, ...Account.upcasters.map((upcaster) => upcaster.type)])
 ]
 
-/** The account events that move money (plus the opening, which fixes the currency). */
-export const MONEY_EVENT_TYPES = [
-  "AccountOpened",
-  "MoneyDeposited",
-  "MoneyWithdrawn",
-  "MoneyDebitedForTransfer",
-  "MoneyCreditedForTransfer",
-  "MoneyRefundedForTransfer"
-] as const satisfies ReadonlyArray<Account.AccountEvent["_tag"]>
-
 /** The fields encrypted per data subject (the account holder's name and email). */
 export const personalFields = PersonalFields.fromSchemas(Account.AccountEvent, Transfer.TransferEvent)

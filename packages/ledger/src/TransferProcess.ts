@@ -23,8 +23,9 @@
  * - infrastructure errors propagate: a retryable `StoreUnavailable` (after the command handler's own
  *   retries) makes the runner roll back and retry the batch with backoff. A version conflict that
  *   outlasted the handler's retries, or a transfer step rejected as out of order (a concurrent writer,
- *   e.g. a second generation during a rebuild, recorded another outcome first), fail as a retryable
- *   conflict: the batch (including our account step) is rolled back and runs again on the new state;
+ *   e.g. a second generation during a rebuild, recorded another outcome first), fail with
+ *   `ProjectionConflict` (never disguised as an outage): the batch (including our account step) is rolled
+ *   back and runs again on the new state;
  * - a transfer event that cannot be decoded, an account stream that cannot be read, or a settle/refund
  *   rejected (an invariant broke) fail with `ProjectionFailure`: the runner isolates the event and, after
  *   its attempts, parks that transfer's stream (visible in status; retry or skip by an operator).
@@ -56,8 +57,11 @@ export const ACTOR = "transfer-process"
 const isAccountRejection = Schema.is(Account.AccountRejection)
 const isTransferId = Schema.is(Ids.TransferId)
 
-/** What `apply` may fail with: transient (retry the batch) or not (park the stream). */
-type Failure = Projection.ProjectionFailure | StoreUnavailable
+/**
+ * What `apply` may fail with: an outage or a conflict with a concurrent writer (both transient: the runner
+ * retries the batch), or anything else (park the stream).
+ */
+type Failure = Projection.ProjectionFailure | Projection.ProjectionConflict | StoreUnavailable
 
 interface TaggedFailure {
   readonly _tag: string
@@ -66,13 +70,12 @@ interface TaggedFailure {
 
 /** Maps a command handler's failure to what the runner must do with it. */
 const failure = (what: string) => (error: TaggedFailure): Failure => {
+  if (error instanceof StoreUnavailable) return error
   switch (error._tag) {
-    case "StoreUnavailable":
-      return error as StoreUnavailable
     case "WrongExpectedVersion":
     case "TransferStepOutOfOrder":
       // Someone else wrote the stream in between: retrying the batch against the new state can succeed.
-      return new StoreUnavailable({ operation: what, reason: "Conflict", retryable: true, detail: `${error._tag}: ${error.message}` })
+      return new Projection.ProjectionConflict({ message: `${what}: ${error._tag}: ${error.message}`, cause: error })
     default:
       return new Projection.ProjectionFailure({ message: `${what}: ${error._tag}: ${error.message}`, cause: error })
   }

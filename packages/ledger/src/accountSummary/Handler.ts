@@ -16,10 +16,9 @@ import { SqlClient } from "effect/sql/SqlClient"
 import { Account } from "@verity/domain"
 import { PersonalData, type RecordedEvent } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
-import { accountCodec, storedAccountTypes } from "../Streams.ts"
+import { type AccountSteps, runStep, subscribedTypes } from "../AccountSteps.ts"
+import { accountCodec } from "../Streams.ts"
 
-/** Every account event type that can be stored (current ones, and those an upcaster starts from). */
-export const accountTypes = storedAccountTypes(Object.keys(Account.AccountEventVersions))
 
 const ERASED_NAME: string = Account.ErasedHolderName
 const ERASED_EMAIL: string = Account.ErasedHolderEmail
@@ -62,50 +61,59 @@ const newPatch = (accountId: string): Patch => ({
   erased: false
 })
 
+const credit = (event: { readonly amount: number }, patch: Patch) => {
+  patch.balanceDelta += event.amount
+}
+const debit = (event: { readonly amount: number }, patch: Patch) => {
+  patch.balanceDelta -= event.amount
+}
+
+/** What each account event changes on its account's patch (every type is read: each bumps the version). */
+export const steps: AccountSteps<Patch> = {
+  AccountOpened: (event, patch) => {
+    patch.opened = true
+    patch.holderName = event.holderName
+    patch.holderEmail = event.holderEmail
+    patch.currency = event.currency
+    patch.status = "open"
+    patch.frozen = false
+    patch.overdraftLimit = 0
+    patch.openedAt = event.at
+  },
+  HolderDetailsUpdated: (event, patch) => {
+    patch.holderName = event.holderName
+    patch.holderEmail = event.holderEmail
+  },
+  MoneyDeposited: credit,
+  MoneyCreditedForTransfer: credit,
+  MoneyRefundedForTransfer: credit,
+  MoneyWithdrawn: debit,
+  MoneyDebitedForTransfer: debit,
+  OverdraftLimitSet: (event, patch) => {
+    patch.overdraftLimit = event.limit
+  },
+  AccountFrozen: (_, patch) => {
+    patch.frozen = true
+  },
+  AccountUnfrozen: (_, patch) => {
+    patch.frozen = false
+  },
+  AccountClosed: (_, patch) => {
+    patch.status = "closed"
+  },
+  // Changes nothing shown, but still touches the account (version, updatedAt).
+  TransferDebitSettled: () => {}
+}
+
+/** Every account event type that can be stored (current ones, and those an upcaster starts from). */
+export const accountTypes = subscribedTypes(steps)
+
 /** Folds one decoded account event into its account's patch. */
 const foldEvent = (patch: Patch, event: Account.AccountEvent, recorded: RecordedEvent) => {
   patch.touched = true
   patch.version = recorded.version
   patch.updatedAt = event.at
-  switch (event._tag) {
-    case "AccountOpened":
-      patch.opened = true
-      patch.holderName = event.holderName
-      patch.holderEmail = event.holderEmail
-      patch.currency = event.currency
-      patch.status = "open"
-      patch.frozen = false
-      patch.overdraftLimit = 0
-      patch.openedAt = event.at
-      break
-    case "HolderDetailsUpdated":
-      patch.holderName = event.holderName
-      patch.holderEmail = event.holderEmail
-      break
-    case "MoneyDeposited":
-    case "MoneyCreditedForTransfer":
-    case "MoneyRefundedForTransfer":
-      patch.balanceDelta += event.amount
-      break
-    case "MoneyWithdrawn":
-    case "MoneyDebitedForTransfer":
-      patch.balanceDelta -= event.amount
-      break
-    case "OverdraftLimitSet":
-      patch.overdraftLimit = event.limit
-      break
-    case "AccountFrozen":
-      patch.frozen = true
-      break
-    case "AccountUnfrozen":
-      patch.frozen = false
-      break
-    case "AccountClosed":
-      patch.status = "closed"
-      break
-    case "TransferDebitSettled":
-      break
-  }
+  runStep(steps, event, patch)
   // Read after a forget: the holder's fields already are the placeholders.
   if (recorded.erasedFields !== undefined && recorded.erasedFields.length > 0) patch.erased = true
   if (patch.erased) {

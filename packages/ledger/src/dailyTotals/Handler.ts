@@ -10,10 +10,8 @@ import { Effect, Result } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { RecordedEvent } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
-import { accountCodec, MONEY_EVENT_TYPES, storedAccountTypes } from "../Streams.ts"
-
-/** The money events, and every stored type that may read as one. */
-export const storedTypes = storedAccountTypes(MONEY_EVENT_TYPES)
+import { type AccountSteps, runStep, subscribedTypes } from "../AccountSteps.ts"
+import { accountCodec } from "../Streams.ts"
 
 type Column = "deposits" | "withdrawals" | "transfersIn" | "transfersOut" | "refunds"
 
@@ -39,6 +37,40 @@ interface Totals {
 
 const DAY = 86_400_000
 
+/** What the fold of one batch collects; `day` is the current event's. */
+interface FoldContext {
+  readonly movements: Array<Movement>
+  readonly opened: Map<string, string>
+  readonly day: number
+}
+
+/** A movement into `column`; transfer events carry no currency (it is the account's, looked up later). */
+const movement = (column: Column) =>
+  (event: { readonly accountId: string; readonly amount: number; readonly currency?: string }, ctx: FoldContext) => {
+    ctx.movements.push({ accountId: event.accountId, day: ctx.day, currency: event.currency, column, amount: event.amount })
+  }
+
+/** The money events (and the opening, which fixes the account's currency); nothing else counts. */
+export const steps: AccountSteps<FoldContext> = {
+  AccountOpened: (event, ctx) => {
+    ctx.opened.set(event.accountId, event.currency)
+  },
+  MoneyDeposited: movement("deposits"),
+  MoneyWithdrawn: movement("withdrawals"),
+  MoneyDebitedForTransfer: movement("transfersOut"),
+  MoneyCreditedForTransfer: movement("transfersIn"),
+  MoneyRefundedForTransfer: movement("refunds"),
+  OverdraftLimitSet: null,
+  HolderDetailsUpdated: null,
+  AccountFrozen: null,
+  AccountUnfrozen: null,
+  AccountClosed: null,
+  TransferDebitSettled: null
+}
+
+/** The types read, and every stored type that may read as one. */
+export const storedTypes = subscribedTypes(steps)
+
 const fold = (events: ReadonlyArray<RecordedEvent>) => {
   const movements: Array<Movement> = []
   const opened = new Map<string, string>()
@@ -47,31 +79,7 @@ const fold = (events: ReadonlyArray<RecordedEvent>) => {
     if (Result.isFailure(decoded)) {
       return Result.fail(new Projection.ProjectionFailure({ message: decoded.failure.message, cause: decoded.failure }))
     }
-    for (const event of decoded.success) {
-      const day = Math.floor(event.at / DAY)
-      switch (event._tag) {
-        case "AccountOpened":
-          opened.set(event.accountId, event.currency)
-          break
-        case "MoneyDeposited":
-          movements.push({ accountId: event.accountId, day, currency: event.currency, column: "deposits", amount: event.amount })
-          break
-        case "MoneyWithdrawn":
-          movements.push({ accountId: event.accountId, day, currency: event.currency, column: "withdrawals", amount: event.amount })
-          break
-        case "MoneyDebitedForTransfer":
-          movements.push({ accountId: event.accountId, day, currency: undefined, column: "transfersOut", amount: event.amount })
-          break
-        case "MoneyCreditedForTransfer":
-          movements.push({ accountId: event.accountId, day, currency: undefined, column: "transfersIn", amount: event.amount })
-          break
-        case "MoneyRefundedForTransfer":
-          movements.push({ accountId: event.accountId, day, currency: undefined, column: "refunds", amount: event.amount })
-          break
-        default:
-          break
-      }
-    }
+    for (const event of decoded.success) runStep(steps, event, { movements, opened, day: Math.floor(event.at / DAY) })
   }
   return Result.succeed({ movements, opened })
 }

@@ -12,12 +12,10 @@ import { Effect, Result } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { RecordedEvent } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
-import { accountCodec, MONEY_EVENT_TYPES, storedAccountTypes } from "../Streams.ts"
+import { type AccountSteps, runStep, subscribedTypes } from "../AccountSteps.ts"
+import { accountCodec } from "../Streams.ts"
 
 export type Kind = "deposit" | "withdrawal" | "transfer_debit" | "transfer_credit" | "transfer_refund"
-
-/** The money events, and every stored type that may read as one. */
-export const storedTypes = storedAccountTypes(MONEY_EVENT_TYPES)
 
 interface Movement {
   readonly accountId: string
@@ -38,10 +36,71 @@ interface Folded {
   readonly opened: ReadonlyMap<string, string>
 }
 
+/** What the fold of one batch collects; `base` is the current event's part of its movement. */
+interface FoldContext {
+  readonly movements: Array<Movement>
+  readonly opened: Map<string, string>
+  /** Transfer debits of this batch, for the counterparty of a refund later in it. */
+  readonly debits: Map<string, string>
+  readonly base: Pick<Movement, "accountId" | "version" | "position" | "at">
+}
+
+/** The money events (and the opening, which fixes the account's currency); nothing else is a transaction. */
+export const steps: AccountSteps<FoldContext> = {
+  AccountOpened: (event, ctx) => {
+    ctx.opened.set(event.accountId, event.currency)
+  },
+  MoneyDeposited: (event, ctx) => {
+    ctx.movements.push({ ...ctx.base, kind: "deposit", amount: event.amount, currency: event.currency, transferId: null, counterparty: null })
+  },
+  MoneyWithdrawn: (event, ctx) => {
+    ctx.movements.push({ ...ctx.base, kind: "withdrawal", amount: -event.amount, currency: event.currency, transferId: null, counterparty: null })
+  },
+  MoneyDebitedForTransfer: (event, ctx) => {
+    ctx.debits.set(`${event.accountId}/${event.transferId}`, event.toAccountId)
+    ctx.movements.push({
+      ...ctx.base,
+      kind: "transfer_debit",
+      amount: -event.amount,
+      currency: undefined,
+      transferId: event.transferId,
+      counterparty: event.toAccountId
+    })
+  },
+  MoneyCreditedForTransfer: (event, ctx) => {
+    ctx.movements.push({
+      ...ctx.base,
+      kind: "transfer_credit",
+      amount: event.amount,
+      currency: undefined,
+      transferId: event.transferId,
+      counterparty: event.fromAccountId
+    })
+  },
+  MoneyRefundedForTransfer: (event, ctx) => {
+    ctx.movements.push({
+      ...ctx.base,
+      kind: "transfer_refund",
+      amount: event.amount,
+      currency: undefined,
+      transferId: event.transferId,
+      counterparty: ctx.debits.get(`${event.accountId}/${event.transferId}`) ?? null
+    })
+  },
+  OverdraftLimitSet: null,
+  HolderDetailsUpdated: null,
+  AccountFrozen: null,
+  AccountUnfrozen: null,
+  AccountClosed: null,
+  TransferDebitSettled: null
+}
+
+/** The types read, and every stored type that may read as one. */
+export const storedTypes = subscribedTypes(steps)
+
 const fold = (events: ReadonlyArray<RecordedEvent>): Result.Result<Folded, Projection.ProjectionFailure> => {
   const movements: Array<Movement> = []
   const opened = new Map<string, string>()
-  /** Transfer debits of this batch, for the counterparty of a refund later in it. */
   const debits = new Map<string, string>()
   for (const recorded of events) {
     const decoded = accountCodec.decodeResult(recorded)
@@ -50,50 +109,7 @@ const fold = (events: ReadonlyArray<RecordedEvent>): Result.Result<Folded, Proje
     }
     for (const event of decoded.success) {
       const base = { accountId: event.accountId, version: recorded.version, position: recorded.position, at: event.at }
-      switch (event._tag) {
-        case "AccountOpened":
-          opened.set(event.accountId, event.currency)
-          break
-        case "MoneyDeposited":
-          movements.push({ ...base, kind: "deposit", amount: event.amount, currency: event.currency, transferId: null, counterparty: null })
-          break
-        case "MoneyWithdrawn":
-          movements.push({ ...base, kind: "withdrawal", amount: -event.amount, currency: event.currency, transferId: null, counterparty: null })
-          break
-        case "MoneyDebitedForTransfer":
-          debits.set(`${event.accountId}/${event.transferId}`, event.toAccountId)
-          movements.push({
-            ...base,
-            kind: "transfer_debit",
-            amount: -event.amount,
-            currency: undefined,
-            transferId: event.transferId,
-            counterparty: event.toAccountId
-          })
-          break
-        case "MoneyCreditedForTransfer":
-          movements.push({
-            ...base,
-            kind: "transfer_credit",
-            amount: event.amount,
-            currency: undefined,
-            transferId: event.transferId,
-            counterparty: event.fromAccountId
-          })
-          break
-        case "MoneyRefundedForTransfer":
-          movements.push({
-            ...base,
-            kind: "transfer_refund",
-            amount: event.amount,
-            currency: undefined,
-            transferId: event.transferId,
-            counterparty: debits.get(`${event.accountId}/${event.transferId}`) ?? null
-          })
-          break
-        default:
-          break
-      }
+      runStep(steps, event, { movements, opened, debits, base })
     }
   }
   return Result.succeed({ movements, opened })

@@ -8,10 +8,13 @@ import { assert } from "@effect/vitest"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Projections } from "@verity/projections"
+import { readTypes } from "../../src/AccountSteps.ts"
 import * as ReadModels from "../../src/ReadModels.ts"
 import * as LedgerStreams from "../../src/Streams.ts"
+import { steps as transactionSteps } from "../../src/transactions/Handler.ts"
 
-const MONEY = ["MoneyDeposited", "MoneyWithdrawn", "MoneyDebitedForTransfer", "MoneyCreditedForTransfer", "MoneyRefundedForTransfer"]
+/** The events that move money: those the transactions read model writes a row for (all but the opening). */
+const MONEY = readTypes(transactionSteps).filter((type) => type !== "AccountOpened")
 
 /** How many stored events each read model's filters select. */
 export const expectedEvents = Effect.gen(function*() {
