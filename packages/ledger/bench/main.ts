@@ -1,5 +1,5 @@
 /**
- * `node bench/main.ts` (or `pnpm bench` in packages/projections): the ledger read models' benchmark.
+ * `node bench/main.ts` (or `pnpm bench` in packages/ledger, `./scripts/bench ledger`): the ledger read models' benchmark.
  *
  * One process, one fresh database (on DATABASE_URL, else on an embedded PostgreSQL), in order:
  * 1. bulk history: >= 1,000,000 account events through the protected store's `appendMany` (see Workload.ts);
