@@ -37,6 +37,14 @@ export const publicPackages = async (): Promise<ReadonlyArray<PublicPackage>> =>
   return found.sort((a, b) => a.name.localeCompare(b.name))
 }
 
+/** Builds the public packages (through turbo: cached when the task graph built them already). */
+export const build = async (): Promise<void> => {
+  await run("pnpm", ["turbo", "run", "build", "--filter=./packages/*", "--output-logs=errors-only"], {
+    cwd: workspaceRoot,
+    maxBuffer: 16 * 1024 * 1024
+  })
+}
+
 /** `pnpm pack`s a built package into `into`; returns the tarball's path. */
 export const pack = async (pkg: PublicPackage, into: string): Promise<string> => {
   await Fs.access(Path.join(pkg.dir, "dist", "index.js"))

@@ -1,5 +1,5 @@
 /**
- * The published packages work outside the workspace: every public package is packed with `pnpm pack`, the
+ * The published packages work outside the workspace: every public package is built, packed with `pnpm pack`, the
  * tarballs are installed with npm into a fresh project in the OS temp folder, and a plain JavaScript
  * program there appends, reads, projects and forgets against a brand-new database on each target.
  */
@@ -9,7 +9,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
-import { installedVersion, manifestOf, npmInstall, pack, publicPackages, runNode } from "../src/Packages.ts"
+import { build, installedVersion, manifestOf, npmInstall, pack, publicPackages, runNode } from "../src/Packages.ts"
 
 let project = ""
 const manifests = new Map<string, Record<string, unknown>>()
@@ -25,6 +25,7 @@ beforeAll(async () => {
   project = await Fs.mkdtemp(Path.join(Os.tmpdir(), "verity-consumer-"))
   const tarballs = Path.join(project, "tarballs")
   await Fs.mkdir(tarballs)
+  await timed("build", build)
   const packages = await publicPackages()
   const dependencies: Record<string, string> = {}
   await timed(`pnpm pack of ${packages.length} packages`, async () => {
