@@ -19,7 +19,6 @@ import { Projection } from "@verity/projections"
 import { type AccountSteps, runStep, subscribedTypes } from "../AccountSteps.ts"
 import { accountCodec } from "../Streams.ts"
 
-
 const ERASED_NAME: string = Account.ErasedHolderName
 const ERASED_EMAIL: string = Account.ErasedHolderEmail
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
