@@ -20,7 +20,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import { spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { LedgerReadModels, LedgerTransferProcess } from "@verity/projections"
+import { LedgerReadModels, LedgerTransferProcess } from "@verity/ledger"
 import { type CommandKind, type LoadResult, type Outcome } from "./Load.ts"
 import type { FaultRecord } from "./Faults.ts"
 
