@@ -1,39 +1,9 @@
 /**
- * The Decider: an aggregate as plain data. `decide` turns a command and the current state into the events
- * to append (or a typed rejection); `evolve` folds one event into the state. Both are pure and total;
- * time and ids come in the command. The event store's generic command handler relies on this exact shape
- * structurally (it does not import this package).
+ * The Decider, as the domain's aggregates use it: the shared kernel's definition (`@verity/kernel`),
+ * re-exported so the domain's public `Decider` namespace stays where its users import it.
  */
-import { Result } from "effect"
+import { Decider as Kernel } from "@verity/kernel"
 
-export interface Decider<Command, Event, State, Rejection> {
-  readonly initialState: State
-  readonly decide: (command: Command, state: State) => Result.Result<ReadonlyArray<Event>, Rejection>
-  readonly evolve: (state: State, event: Event) => State
-}
+export type Decider<Command, Event, State, Rejection> = Kernel.Decider<Command, Event, State, Rejection>
 
-/** Folds `events` into a state, starting from `from` (default: the decider's initial state). */
-export const fold = <Command, Event, State, Rejection>(
-  decider: Decider<Command, Event, State, Rejection>,
-  events: Iterable<Event>,
-  from: State = decider.initialState
-): State => {
-  let state = from
-  for (const event of events) state = decider.evolve(state, event)
-  return state
-}
-
-/** Folds the stream's past events, then decides the command on the resulting state. */
-export const decideOn = <Command, Event, State, Rejection>(
-  decider: Decider<Command, Event, State, Rejection>,
-  pastEvents: Iterable<Event>,
-  command: Command
-): Result.Result<ReadonlyArray<Event>, Rejection> => decider.decide(command, fold(decider, pastEvents))
-
-/** Decides on `state` and, when accepted, also returns the state after the new events. */
-export const step = <Command, Event, State, Rejection>(
-  decider: Decider<Command, Event, State, Rejection>,
-  state: State,
-  command: Command
-): Result.Result<{ readonly events: ReadonlyArray<Event>; readonly state: State }, Rejection> =>
-  Result.map(decider.decide(command, state), (events) => ({ events, state: fold(decider, events, state) }))
+export const { decideOn, fold, step } = Kernel

@@ -13,7 +13,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { key, type StoredPayload } from "../src/Upcaster.ts"
-import { account, type Aggregate, type CurrentEvent, transfer, viaJson } from "./support/Upcast.ts"
+import { account, type Aggregate, type CurrentEvent, transfer, viaJson } from "./support/StoredEvents.ts"
 
 const goldenRoot = fileURLToPath(new URL("../golden/", import.meta.url))
 const aggregates: ReadonlyArray<Aggregate<unknown>> = [

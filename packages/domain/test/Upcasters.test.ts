@@ -2,7 +2,7 @@
  * The Account upcaster chain (src/account/Upcasters.ts): generated payloads of every retired stored shape
  * read as valid current events with exactly converted amounts, v1-era streams fold to the right balance,
  * malformed stored data fails with a message instead of an exception or a wrong event, personal data
- * lands only in annotated fields, and the chain runner used by the golden tests rejects broken chains.
+ * lands only in annotated fields. (The chain algorithm itself is tested in @verity/kernel.)
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
@@ -10,7 +10,7 @@ import * as Account from "../src/Account.ts"
 import { fold } from "../src/Decider.ts"
 import { personalDataFields } from "../src/PersonalData.ts"
 import * as Transfer from "../src/Transfer.ts"
-import type { StoredPayload, Upcaster } from "../src/Upcaster.ts"
+import type { StoredPayload } from "../src/Upcaster.ts"
 import {
   accountOpenedV1,
   accountOpenedWithDepositV1,
@@ -21,7 +21,7 @@ import {
   legacyStream,
   moneyDepositedV1
 } from "./support/Arbitraries.ts"
-import { account, upcaster, viaJson } from "./support/Upcast.ts"
+import { account, viaJson } from "./support/StoredEvents.ts"
 
 /** ~200 runs: these properties are cheap, but the machine is shared. */
 const upcastProps = { arbitrary: { runs: 200 } } as const
@@ -262,43 +262,6 @@ describe("Account upcasters", () => {
         const current = (Account.AccountEventVersions as Record<string, number>)[u.type]
         assert.isTrue(current === undefined || current > u.fromVersion, `${u.type}@${u.fromVersion} is not current`)
       }
-    })
-  })
-
-  describe("the chain runner (the store's semantics)", () => {
-    const to = (type: string, schemaVersion: number): Upcaster["upcast"] => (data) => ({ type, schemaVersion, data })
-    const payload = (type: string, schemaVersion = 1): StoredPayload => ({ type, schemaVersion, data: {} })
-    it("rejects a chain that does not terminate", () => {
-      const run = upcaster({
-        versions: { C: 1 },
-        upcasters: [{ type: "A", fromVersion: 1, upcast: to("B", 1) }, { type: "B", fromVersion: 1, upcast: to("A", 1) }]
-      })
-      assert.deepStrictEqual(run(payload("A")), Result.fail("upcaster chain does not terminate"))
-    })
-    it("rejects an upcaster that does not raise its own type's version, and one that throws", () => {
-      const run = upcaster({
-        versions: { A: 3, B: 2 },
-        upcasters: [
-          { type: "A", fromVersion: 1, upcast: to("A", 1) },
-          { type: "B", fromVersion: 1, upcast: () => { throw new Error("boom") } }
-        ]
-      })
-      assert.deepStrictEqual(run(payload("A")), Result.fail("upcaster A v1 did not raise the version"))
-      assert.deepStrictEqual(run(payload("B")), Result.fail("upcaster B v1 failed: Error: boom"))
-    })
-    it("refuses two upcasters for one (type, version)", () => {
-      assert.throws(() => upcaster({ versions: {}, upcasters: [{ type: "A", fromVersion: 1, upcast: to("A", 2) }, { type: "A", fromVersion: 1, upcast: to("A", 2) }] }))
-    })
-    it("follows renames and splits in order, depth first, until every piece is current", () => {
-      const run = upcaster({
-        versions: { A: 3, B: 1 },
-        upcasters: [
-          { type: "Old", fromVersion: 1, upcast: (data) => [{ type: "A", schemaVersion: 1, data }, { type: "B", schemaVersion: 1, data }] },
-          { type: "A", fromVersion: 1, upcast: to("A", 2) },
-          { type: "A", fromVersion: 2, upcast: to("A", 3) }
-        ]
-      })
-      assert.deepStrictEqual(run(payload("Old")), Result.succeed([payload("A", 3), payload("B", 1)]))
     })
   })
 })

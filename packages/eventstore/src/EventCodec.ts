@@ -6,46 +6,22 @@
  * - `decode` takes any stored version: the upcaster chain maps (type, v) to (type', v + 1), possibly renaming
  *   the type or splitting one event into several, until each piece is at the current version of its type;
  *   then the Schema decodes it. Anything that cannot be brought to a current, valid event is an
- *   `EventDecodeError` naming the stream, version and type, never a silently dropped event.
+ *   `EventDecodeError` naming the stream, version and type, never a silently dropped event. The chain
+ *   itself is the shared kernel's (`@verity/kernel` `Upcaster.chain`), the same one the domain tests run.
  */
 import { Effect, Result, Schema } from "effect"
 import { EventDecodeError } from "./Errors.ts"
 import type { RecordedEvent } from "./Events.ts"
+import { Upcaster as Kernel } from "@verity/kernel"
 
-/** A stored payload with its type and schema version, as upcasters see it. */
-export interface StoredPayload {
-  readonly type: string
-  readonly schemaVersion: number
-  readonly data: unknown
-}
+/** The shapes of schema evolution, from the shared kernel (re-exported: this module is their public home here). */
+export type StoredPayload = Kernel.StoredPayload
+export type UpcastContext = Kernel.UpcastContext
+export type Upcaster = Kernel.Upcaster
+export type UpcastError = Kernel.UpcastError
 
-export interface UpcastContext {
-  readonly streamId: string
-  readonly version: number
-  readonly metadata: RecordedEvent["metadata"]
-  readonly recordedAt: Date
-}
-
-/**
- * One step of schema evolution: turns a payload stored as (`type`, `fromVersion`) into one or more payloads
- * of a later version (the same type at `fromVersion + 1`, or a renamed type). It works on raw JSON, before
- * any Schema runs, so old shapes need no Schema of their own.
- */
-export interface Upcaster {
-  readonly type: string
-  readonly fromVersion: number
-  readonly upcast: (data: unknown, context: UpcastContext) => StoredPayload | ReadonlyArray<StoredPayload>
-}
-
-/**
- * Declares an upcaster, typing the old payload as `In`. The store cannot check that stored JSON has that
- * shape (no Schema exists for retired versions): golden fixtures of every stored version check it instead.
- */
-export const upcaster = <In>(
-  type: string,
-  fromVersion: number,
-  upcast: (data: In, context: UpcastContext) => StoredPayload | ReadonlyArray<StoredPayload>
-): Upcaster => ({ type, fromVersion, upcast: (data, context) => upcast(data as In, context) })
+/** Declares an upcaster, typing the old payload as `In` (see the kernel's `Upcaster.upcaster`). */
+export const upcaster = Kernel.upcaster
 
 export interface EncodedEvent {
   readonly type: string
@@ -62,10 +38,8 @@ export interface EventCodec<E> {
   readonly decode: (event: RecordedEvent) => Effect.Effect<ReadonlyArray<E>, EventDecodeError>
   readonly decodeAll: (events: ReadonlyArray<RecordedEvent>) => Effect.Effect<ReadonlyArray<E>, EventDecodeError>
   /** Upcasts a stored payload to current versions without decoding (for fixtures and migrations). */
-  readonly upcast: (payload: StoredPayload, context: UpcastContext) => Result.Result<ReadonlyArray<StoredPayload>, string>
+  readonly upcast: Kernel.Chain
 }
-
-const MAX_UPCAST_STEPS = 1_000
 
 export interface EventCodecOptions<S extends Schema.Top> {
   /** A union of tagged structs: the aggregate's current events. */
@@ -83,12 +57,8 @@ export const make = <S extends Schema.Top & { readonly Type: { readonly _tag: st
   const json = Schema.toCodecJson(options.schema as unknown as Schema.Codec<E, unknown>)
   const decodeJson = Schema.decodeUnknownResult(json as unknown as Schema.Codec<E, unknown>)
   const encodeJson = Schema.encodeSync(json as unknown as Schema.Codec<E, unknown>)
-  const upcasters = new Map<string, Upcaster>()
-  for (const upcaster of options.upcasters ?? []) {
-    const key = `${upcaster.type}@${upcaster.fromVersion}`
-    if (upcasters.has(key)) throw new Error(`two upcasters for ${key}`)
-    upcasters.set(key, upcaster)
-  }
+  // The kernel's chain algorithm; it throws (here, when the codec is made) only on two upcasters for one pair.
+  const upcast = Kernel.chain({ versions, upcasters: options.upcasters ?? [] })
 
   const encode = (event: E): EncodedEvent => {
     const encoded = encodeJson(event) as { readonly _tag: string }
@@ -96,45 +66,6 @@ export const make = <S extends Schema.Top & { readonly Type: { readonly _tag: st
     const schemaVersion = versions[_tag]
     if (schemaVersion === undefined) throw new Error(`no schema version declared for event type ${_tag}`)
     return { type: _tag, schemaVersion, data }
-  }
-
-  const upcast = (payload: StoredPayload, context: UpcastContext): Result.Result<ReadonlyArray<StoredPayload>, string> => {
-    const done: Array<StoredPayload> = []
-    const todo: Array<StoredPayload> = [payload]
-    let steps = 0
-    while (todo.length > 0) {
-      const current = todo.shift()!
-      const target = versions[current.type]
-      if (target === current.schemaVersion) {
-        done.push(current)
-        continue
-      }
-      const upcaster = upcasters.get(`${current.type}@${current.schemaVersion}`)
-      if (upcaster === undefined) {
-        return Result.fail(
-          target === undefined
-            ? `unknown event type ${current.type} v${current.schemaVersion}`
-            : target < current.schemaVersion
-            ? `stored version ${current.schemaVersion} is newer than this code's version ${target}`
-            : `no upcaster from ${current.type} v${current.schemaVersion}`
-        )
-      }
-      if (++steps > MAX_UPCAST_STEPS) return Result.fail("upcaster chain does not terminate")
-      let produced: StoredPayload | ReadonlyArray<StoredPayload>
-      try {
-        produced = upcaster.upcast(current.data, context)
-      } catch (error) {
-        return Result.fail(`upcaster ${current.type} v${current.schemaVersion} failed: ${String(error)}`)
-      }
-      const pieces = Array.isArray(produced) ? produced : [produced as StoredPayload]
-      for (const piece of pieces) {
-        if (piece.type === current.type && piece.schemaVersion <= current.schemaVersion) {
-          return Result.fail(`upcaster ${current.type} v${current.schemaVersion} did not raise the version`)
-        }
-      }
-      todo.unshift(...pieces)
-    }
-    return Result.succeed(done)
   }
 
   const decodeResult = (event: RecordedEvent): Result.Result<ReadonlyArray<E>, EventDecodeError> => {
@@ -151,7 +82,7 @@ export const make = <S extends Schema.Top & { readonly Type: { readonly _tag: st
     let pieces: ReadonlyArray<StoredPayload> = [event]
     if (versions[event.type] !== event.schemaVersion) {
       const upcasted = upcast(event, event)
-      if (Result.isFailure(upcasted)) return fail(upcasted.failure)
+      if (Result.isFailure(upcasted)) return fail(upcasted.failure.message)
       pieces = upcasted.success
     }
     const decoded: Array<E> = []

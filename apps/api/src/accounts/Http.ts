@@ -72,7 +72,7 @@ const historyEntries = (event: RecordedEvent): ReadonlyArray<typeof HistoryEvent
   const stored = { type: event.type, schemaVersion: event.schemaVersion }
   const upcast = LedgerStreams.accountCodec.upcast(event, event)
   if (Result.isFailure(upcast)) {
-    return [{ ...common, ...stored, data: event.data as Schema.Json, upcastError: upcast.failure }]
+    return [{ ...common, ...stored, data: event.data as Schema.Json, upcastError: upcast.failure.message }]
   }
   return upcast.success.map((piece) => ({
     ...common,

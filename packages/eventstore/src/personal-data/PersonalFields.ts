@@ -1,15 +1,18 @@
 /**
  * Which fields of which event types hold personal data, read from Schema annotations.
  *
- * Convention (the store knows no domain, so this is a documented string key, not an import): a field
- * annotated `{ personalData: { subjectField, placeholder } }` holds personal data of the data subject whose
+ * The annotation is the shared kernel's (`@verity/kernel` `PersonalData`, key `PersonalDataAnnotation`), the
+ * one the domain annotates its events with; the store still knows no domain. A field annotated
+ * `{ personalData: { subjectField, placeholder } }` holds personal data of the data subject whose
  * id is the value of the sibling field `subjectField` in the same event; once that subject is forgotten the
  * field reads as `placeholder` (a value that passes the field's own schema).
  */
+import { PersonalData } from "@verity/kernel"
 import { SchemaAST } from "effect"
 import type { Schema } from "effect"
 
-export const ANNOTATION = "personalData"
+/** The annotation key (the kernel's `PersonalDataAnnotation`). */
+export const ANNOTATION = PersonalData.PersonalDataAnnotation
 
 export interface PersonalField {
   readonly field: string
