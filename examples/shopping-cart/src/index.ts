@@ -7,7 +7,7 @@
 export * as Cart from "./Cart.ts"
 export * as CartOverview from "./overview/Projection.ts"
 export * as CheckoutProcess from "./CheckoutProcess.ts"
-export * as Decider from "./Decider.ts"
+export { Decider } from "@verity/kernel"
 export * as Order from "./Order.ts"
 export * as OverviewQueries from "./overview/Queries.ts"
 export * as Runtime from "./Runtime.ts"

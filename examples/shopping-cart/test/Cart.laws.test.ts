@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import * as Cart from "../src/Cart.ts"
-import { fold } from "../src/Decider.ts"
+import { fold } from "@verity/kernel/Decider"
 import { cartCodec } from "../src/Streams.ts"
 import { MaxLines, MaxQuantity, totalOf } from "../src/Values.ts"
 import { cartCommand, cartCommands, props, sequenceProps } from "./support/Arbitraries.ts"

@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
-import { fold } from "../src/Decider.ts"
+import { fold } from "@verity/kernel/Decider"
 import * as Order from "../src/Order.ts"
 import { orderCodec } from "../src/Streams.ts"
 import { totalOf } from "../src/Values.ts"

@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import * as Cart from "../src/Cart.ts"
-import { fold } from "../src/Decider.ts"
+import { fold } from "@verity/kernel/Decider"
 import * as Order from "../src/Order.ts"
 import { CartId, ItemId, MaxLines, MaxQuantity, OrderId, Quantity, Reason, Timestamp, UnitPrice } from "../src/Values.ts"
 

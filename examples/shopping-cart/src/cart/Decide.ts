@@ -5,7 +5,7 @@
  * checking out again decide no events once their effect is there; only AddItem adds again when repeated.
  */
 import { Result } from "effect"
-import type { Decider } from "../Decider.ts"
+import type { Decider } from "@verity/kernel/Decider"
 import { MaxLines, MaxQuantity, totalOf } from "../Values.ts"
 import type { CartCommand, OpenCart } from "./Commands.ts"
 import type { CartEvent } from "./Events.ts"

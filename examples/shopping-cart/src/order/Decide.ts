@@ -5,7 +5,7 @@
  * nothing; confirmation and cancellation exclude each other.
  */
 import { Result } from "effect"
-import type { Decider } from "../Decider.ts"
+import type { Decider } from "@verity/kernel/Decider"
 import { type Line, totalOf } from "../Values.ts"
 import type { OrderCommand, PlaceOrder } from "./Commands.ts"
 import type { OrderEvent } from "./Events.ts"
