@@ -40,12 +40,18 @@ const metadataFor = (event: RecordedEvent): EventMetadata => ({
 })
 
 /**
- * What the runner must do with a failure: a store outage passes through (the runner retries the batch);
- * anything else (an undecodable event, an order id taken by another cart) fails the event, which the
- * runner retries alone and then parks, for an operator to look at.
+ * What the runner must do with a failure: a store outage passes through and a race with another writer of
+ * the order stream becomes a `ProjectionConflict` (the runner retries the batch either way); anything else
+ * (an undecodable event, an order id taken by another cart) fails the event, which the runner retries
+ * alone and then parks, for an operator to look at.
  */
-const failure = (what: string) => (error: { readonly _tag: string; readonly message: string }): Projection.ProjectionFailure | StoreUnavailable =>
-  isStoreUnavailable(error) ? error : new Projection.ProjectionFailure({ message: `${what}: ${error._tag}: ${error.message}`, cause: error })
+const failure = (what: string) =>
+(error: { readonly _tag: string; readonly message: string }): Projection.ProjectionFailure | Projection.ProjectionConflict | StoreUnavailable =>
+  isStoreUnavailable(error)
+    ? error
+    : error._tag === "WrongExpectedVersion"
+    ? new Projection.ProjectionConflict({ message: `${what}: ${error.message}`, cause: error })
+    : new Projection.ProjectionFailure({ message: `${what}: ${error._tag}: ${error.message}`, cause: error })
 
 const isStoreUnavailable = (error: { readonly _tag: string }): error is StoreUnavailable => error._tag === "StoreUnavailable"
 
