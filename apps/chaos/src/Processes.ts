@@ -11,7 +11,7 @@ import { createWriteStream, type WriteStream } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Data, Effect, Scope } from "effect"
+import { Data, Effect, type Scope } from "effect"
 
 export type Kind = "api" | "worker"
 

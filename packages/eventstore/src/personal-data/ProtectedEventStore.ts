@@ -117,7 +117,7 @@ export const make = (fields: PersonalFieldMap) =>
           }
           out[i] = erased.length > 0 ? { ...event, data, erasedFields: erased } : { ...event, data }
         }
-        return out as ReadonlyArray<RecordedEvent>
+        return out
       })
 
     // --- snapshots --------------------------------------------------------------------------------------------
