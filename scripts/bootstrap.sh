@@ -24,7 +24,7 @@ ensure_pnpm() {
 
 install_stamp() {
   # Everything that decides what `pnpm install` would do.
-  (cd "$VERITY_ROOT" && cat pnpm-lock.yaml pnpm-workspace.yaml package.json packages/*/package.json apps/*/package.json examples/*/package.json 2>/dev/null) \
+  (cd "$VERITY_ROOT" && cat pnpm-lock.yaml pnpm-workspace.yaml package.json packages/*/package.json tooling/*/package.json apps/*/package.json examples/*/package.json 2>/dev/null) \
     | cksum | cut -d' ' -f1
 }
 

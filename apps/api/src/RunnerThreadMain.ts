@@ -3,7 +3,7 @@
  * projections running, on the database the API thread resolved, until the API thread asks it to stop.
  */
 import { Effect, Layer } from "effect"
-import { LedgerRuntime } from "@verity/projections"
+import { LedgerRuntime } from "@verity/ledger"
 import * as Os from "node:os"
 import { parentPort, threadId, workerData } from "node:worker_threads"
 import * as Logging from "./Logging.ts"

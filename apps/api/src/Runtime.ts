@@ -9,7 +9,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import { Database, DatabaseHealth } from "@verity/postgres"
-import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/projections"
+import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/ledger"
 import { ApiConfig } from "./ApiConfig.ts"
 import * as RunnerThread from "./RunnerThread.ts"
 

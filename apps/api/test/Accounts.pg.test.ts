@@ -8,7 +8,7 @@ import { Effect, Schema } from "effect"
 import { Account } from "@verity/domain"
 import { EventStore } from "@verity/eventstore"
 import { forEachDatabase } from "@verity/postgres/testing"
-import { LedgerStreams } from "@verity/projections"
+import { LedgerStreams } from "@verity/ledger"
 import * as T from "./support/TestApi.ts"
 
 const decode = Schema.decodeUnknownSync(Account.AccountCommand)

@@ -5,7 +5,7 @@
  * then the checks. Everything it started is stopped when it returns; the folder (database, process logs)
  * is deleted unless the run failed or `keep` is set. The report's `passed` says whether every check held.
  */
-import { Data, Effect, Fiber } from "effect"
+import { Effect, Fiber, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
@@ -45,7 +45,7 @@ export interface ChaosOptions {
   readonly progress?: (line: string) => void
 }
 
-export class ChaosSetupFailed extends Data.TaggedError("ChaosSetupFailed")<{ readonly message: string; readonly folder: string }> {}
+export class ChaosSetupFailed extends Schema.TaggedError<ChaosSetupFailed>()("ChaosSetupFailed", { message: Schema.String, folder: Schema.String }) {}
 
 const distinctPorts = (count: number, taken: ReadonlyArray<number>) =>
   Effect.gen(function*() {

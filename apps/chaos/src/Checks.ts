@@ -15,17 +15,17 @@
  * - read models verify: `replayer verify <name>` finds each read model identical to its events.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Data, Effect, Layer, Redacted, Schema } from "effect"
+import { Effect, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { LedgerReadModels, LedgerTransferProcess } from "@verity/projections"
+import { LedgerReadModels, LedgerTransferProcess } from "@verity/ledger"
 import type { CommandKind, LoadResult, Outcome } from "./Load.ts"
 import type { FaultRecord } from "./Faults.ts"
 
 /** The checks could not run (the database could not be read): the run fails with this. */
-export class ChecksUnavailable extends Data.TaggedError("ChecksUnavailable")<{ readonly message: string; readonly cause?: unknown }> {}
+export class ChecksUnavailable extends Schema.TaggedError<ChecksUnavailable>()("ChecksUnavailable", { message: Schema.String, cause: Schema.optional(Schema.Defect()) }) {}
 
 export interface Check {
   readonly name: string

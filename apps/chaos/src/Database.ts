@@ -7,13 +7,13 @@
  * The last life is stopped, and the folder deleted, when the caller's scope closes.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Data, Effect, Exit, Layer, Redacted, Schedule, Scope } from "effect"
+import { Effect, Exit, Layer, Redacted, Schedule, Schema, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { EmbeddedPostgres } from "@verity/postgres"
 
-export class DatabaseFault extends Data.TaggedError("DatabaseFault")<{ readonly message: string; readonly cause?: unknown }> {}
+export class DatabaseFault extends Schema.TaggedError<DatabaseFault>()("DatabaseFault", { message: Schema.String, cause: Schema.optional(Schema.Defect()) }) {}
 
 export interface ChaosDatabase {
   readonly url: string

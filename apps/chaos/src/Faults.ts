@@ -7,7 +7,7 @@
  * ready again and a command was acknowledged after the fault. A fault that does not recover within the
  * limit is recorded as such (a failed check), and the next fault still runs.
  */
-import { Data, Effect, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import type { ChaosDatabase } from "./Database.ts"
 import type { Processes } from "./Processes.ts"
 import type { Seeded } from "./Seeded.ts"
@@ -46,7 +46,7 @@ export interface FaultCounts {
   readonly connectionTerminations: number
 }
 
-export class FaultFailed extends Data.TaggedError("FaultFailed")<{ readonly message: string }> {}
+export class FaultFailed extends Schema.TaggedError<FaultFailed>()("FaultFailed", { message: Schema.String }) {}
 
 export const describe = (fault: Fault): string =>
   Fault.match(fault, {

@@ -11,11 +11,11 @@ import { createWriteStream, type WriteStream } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Data, Effect, type Scope } from "effect"
+import { Effect, Schema, type Scope } from "effect"
 
 export type Kind = "api" | "worker"
 
-export class ProcessNotReady extends Data.TaggedError("ProcessNotReady")<{ readonly message: string }> {}
+export class ProcessNotReady extends Schema.TaggedError<ProcessNotReady>()("ProcessNotReady", { message: Schema.String }) {}
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url))
 const ENTRY: Record<Kind, ReadonlyArray<string>> = {

@@ -6,7 +6,7 @@
  */
 import { Effect, type Layer } from "effect"
 import { DatabaseHealth } from "@verity/postgres"
-import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/projections"
+import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/ledger"
 import { OperationFailed } from "./Failures.ts"
 
 /** Everything `follow` runs: the read models and the transfer process manager. */

@@ -12,7 +12,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { MasterKeys } from "@verity/eventstore"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
-import { LedgerReadModels, LedgerRuntime, LedgerStreams } from "@verity/projections"
+import { LedgerReadModels, LedgerRuntime, LedgerStreams } from "@verity/ledger"
 import { Account } from "@verity/domain"
 
 // The ledger runtime in this test process reads its master keys from the environment, like the replayer.

@@ -48,12 +48,16 @@ export const describeCause = (cause: Cause.Cause<unknown>): string => {
   return String(value)
 }
 
-/** Transient: retrying the same batch later can succeed without anyone changing anything. */
+/**
+ * Transient: retrying the same batch later can succeed without anyone changing anything (an outage, or a
+ * conflict with a concurrent writer that the retry reads past).
+ */
 export const isTransient = (cause: Cause.Cause<unknown>): boolean =>
   cause.reasons.some((reason) => {
     if (reason._tag !== "Fail") return false
     const error: unknown = reason.error
     if (isSqlError(error)) return isRetryableSqlError(error)
+    if (hasTag(error, "ProjectionConflict")) return true
     return hasTag(error, "StoreUnavailable") && typeof error === "object" && error !== null && "retryable" in error && error.retryable === true
   })
 

@@ -39,6 +39,16 @@ export class ProjectionFailure extends Schema.TaggedError<ProjectionFailure>()("
   cause: Schema.optional(Schema.Defect())
 }) {}
 
+/**
+ * A batch that raced a concurrent writer (a version conflict that outlasted a command handler's retries, a
+ * step another writer already recorded differently). Transient for the runner: the batch is rolled back and
+ * runs again on the new state, never parked; not an outage, so it is kept apart from `StoreUnavailable`.
+ */
+export class ProjectionConflict extends Schema.TaggedError<ProjectionConflict>()("ProjectionConflict", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
+
 export interface Projection {
   /** Lower-case identifier: it names the PostgreSQL schemas of the projection. */
   readonly name: string
@@ -61,12 +71,13 @@ export interface Projection {
    * Applies a batch in order. Runs inside the checkpoint transaction; must not commit or start its own.
    * The runtime's `EventStore` is in context too, so a process manager can issue commands from here: the
    * store's appends run on the same PgClient, hence in this transaction, and commit (or roll back) together
-   * with the checkpoint. A retryable `StoreUnavailable` is transient for the runner (the batch is retried).
+   * with the checkpoint. A retryable `StoreUnavailable` and a `ProjectionConflict` are transient for the
+   * runner (the batch is retried).
    */
   readonly apply: (
     events: ReadonlyArray<RecordedEvent>,
     context: TablesContext
-  ) => Effect.Effect<void, ProjectionFailure | SqlError | StoreUnavailable, SqlClient | EventStore>
+  ) => Effect.Effect<void, ProjectionFailure | ProjectionConflict | SqlError | StoreUnavailable, SqlClient | EventStore>
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,40}$/

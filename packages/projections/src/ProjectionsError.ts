@@ -10,6 +10,9 @@ import { isSqlError } from "effect/sql/SqlError"
 import { isRetryableSqlError } from "@verity/eventstore"
 import type * as Verify from "./Verify.ts"
 
+const isVerifyImpossible = (cause: unknown): boolean =>
+  typeof cause === "object" && cause !== null && "_tag" in cause && cause._tag === "VerifyImpossible"
+
 export class UnknownProjection extends Schema.TaggedError<UnknownProjection>()("UnknownProjection", {
   name: Schema.String
 }) {
@@ -85,9 +88,10 @@ export class SwitchRefused extends Schema.TaggedError<SwitchRefused>()("SwitchRe
  * - `Store`: the event store failed (`cause` is its error);
  * - `RunFailed`: a one-off rebuild's run ended on an error it could not handle;
  * - `NotSwitched`: a one-off rebuild ended without switching readers (the generation was retired or
- *   taken over meanwhile).
+ *   taken over meanwhile);
+ * - `Unverifiable`: verify found no generation to compare, or the live one never stood still long enough.
  */
-export const ProjectionsErrorReason = Schema.Literals(["Migration", "Database", "Store", "RunFailed", "NotSwitched"])
+export const ProjectionsErrorReason = Schema.Literals(["Migration", "Database", "Store", "RunFailed", "NotSwitched", "Unverifiable"])
 export type ProjectionsErrorReason = typeof ProjectionsErrorReason.Type
 
 /** An unexpected failure inside the projection runtime. */
@@ -120,7 +124,7 @@ export class ProjectionsError extends Schema.TaggedError<ProjectionsError>()("Pr
   static of(operation: string, projection?: string) {
     return (cause: { readonly message: string }) =>
       new ProjectionsError({
-        reason: isSqlError(cause) ? "Database" : "Store",
+        reason: isSqlError(cause) ? "Database" : isVerifyImpossible(cause) ? "Unverifiable" : "Store",
         operation,
         ...(projection === undefined ? {} : { projection }),
         detail: cause.message,

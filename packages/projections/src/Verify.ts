@@ -7,7 +7,7 @@
  * The same comparison checks a building generation before readers switch to it (the verified switch): its
  * runner holds the generation's lock meanwhile, so its rows and checkpoint stand still.
  */
-import { Effect, Option } from "effect"
+import { Clock, Effect, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Checkpoint, EventStore } from "@verity/eventstore"
 import { generationSchema, type Projection, type TablesContext } from "./Projection.ts"
@@ -46,8 +46,17 @@ export interface VerifyReport {
 const SHOWN = 100
 const ROUNDS = 20
 
-class LiveMoved {
-  readonly _tag = "LiveMoved"
+/** The live generation moved on between catching up and comparing: catch up and compare again. */
+class LiveMoved extends Schema.TaggedError<LiveMoved>()("LiveMoved", {}) {}
+
+/** Verify could not produce a report: no generation to compare, or the live one never stood still. */
+export class VerifyImpossible extends Schema.TaggedError<VerifyImpossible>()("VerifyImpossible", {
+  projection: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `cannot verify ${this.projection}: ${this.detail}`
+  }
 }
 
 /** Compares `generation` (the active one when absent) with the events. */
@@ -56,10 +65,10 @@ export const verify = (sql: SqlClient, registry: Registry, projection: Projectio
     const store = yield* EventStore
     const active = which === undefined ? yield* registry.activeGeneration(projection.name) : Option.some(which)
     if (Option.isNone(active)) {
-      return yield* Effect.die(new Error(`projection ${projection.name} has no active generation to verify`))
+      return yield* new VerifyImpossible({ projection: projection.name, detail: "it has no active generation" })
     }
     const generation = active.value
-    const scratch = `${projection.name}_verify_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`
+    const scratch = `${projection.name}_verify_${(yield* Clock.currentTimeMillis).toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`
     const context: TablesContext = { schema: scratch, table: (name) => sql(`${scratch}.${name}`), rebuilding: true }
     const liveTable = (name: string) => sql(`${generationSchema(projection.name, generation)}.${name}`)
     const checkpointOf = sql<{ readonly checkpoint: string }>`
@@ -108,7 +117,7 @@ export const verify = (sql: SqlClient, registry: Registry, projection: Projectio
         yield* catchUpTo(target)
         const compared = yield* sql.withTransaction(Effect.gen(function*() {
           yield* sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`
-          if ((yield* checkpointOf) !== target) return yield* Effect.fail(new LiveMoved())
+          if ((yield* checkpointOf) !== target) return yield* new LiveMoved()
           const tables: Array<TableReport> = []
           for (const table of projection.tables) {
             const on = sql.and(table.key.map((column) => sql`l.${sql(column)} = r.${sql(column)}`))
@@ -135,7 +144,7 @@ export const verify = (sql: SqlClient, registry: Registry, projection: Projectio
           return tables
         })).pipe(
           Effect.map(Option.some),
-          Effect.catchIf((e): e is LiveMoved => e instanceof LiveMoved, () => Effect.succeed(Option.none()))
+          Effect.catchTag("LiveMoved", () => Effect.succeed(Option.none()))
         )
         if (Option.isSome(compared)) {
           const tables = compared.value
@@ -150,7 +159,7 @@ export const verify = (sql: SqlClient, registry: Registry, projection: Projectio
           } satisfies VerifyReport
         }
       }
-      return yield* Effect.die(new Error(`projection ${projection.name} kept moving; verify gave up after ${ROUNDS} rounds`))
+      return yield* new VerifyImpossible({ projection: projection.name, detail: `it kept moving; gave up after ${ROUNDS} rounds` })
     })
 
     return yield* build.pipe(

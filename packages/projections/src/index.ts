@@ -1,7 +1,3 @@
-export * as LedgerStreams from "./ledger/Streams.ts"
 export * as Projection from "./Projection.ts"
 export * as Projections from "./Projections.ts"
 export * as Verify from "./Verify.ts"
-export * as LedgerRuntime from "./ledger/LedgerRuntime.ts"
-export * as LedgerReadModels from "./ledger/ReadModels.ts"
-export * as LedgerTransferProcess from "./ledger/TransferProcess.ts"

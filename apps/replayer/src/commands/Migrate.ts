@@ -5,7 +5,7 @@
 import { Console, Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { CategoryMigration, EventStore } from "@verity/eventstore"
-import { LedgerStreams } from "@verity/projections"
+import { LedgerStreams } from "@verity/ledger"
 import { OperationFailed, UsageError } from "../Failures.ts"
 import * as Progress from "../Progress.ts"
 import * as Runtime from "../Runtime.ts"
