@@ -27,7 +27,7 @@ export interface ApiSettings {
   /** How long `?waitForPosition=` waits for a read model before answering 503. */
   readonly readYourWritesTimeout: Duration.Duration
   /** `name:token:scope,scope;...` (see Auth.ts); empty means "generate a development token". */
-  readonly tokens: Option.Option<Redacted.Redacted<string>>
+  readonly tokens: Option.Option<Redacted.Redacted>
   /** Database connections of this process (handlers, projections, listener). */
   readonly databaseConnections: number
   /**

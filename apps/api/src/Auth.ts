@@ -31,7 +31,7 @@ export class Authorization extends HttpApiMiddleware.Service<Authorization, { pr
 ) {}
 
 export interface TokenEntry extends PrincipalShape {
-  readonly token: Redacted.Redacted<string>
+  readonly token: Redacted.Redacted
 }
 
 /** `VERITY_API_TOKENS` is malformed; `message` names the bad entry (never a token). */
@@ -73,9 +73,9 @@ const digest = (token: string) => createHash("sha256").update(token).digest()
 export class Tokens extends Context.Service<Tokens, {
   readonly verify: (token: string) => Option.Option<PrincipalShape>
   /** The generated development token, when no tokens were configured. */
-  readonly developmentToken: Option.Option<Redacted.Redacted<string>>
+  readonly developmentToken: Option.Option<Redacted.Redacted>
 }>()("@verity/api/Tokens") {
-  static readonly make = (entries: ReadonlyArray<TokenEntry>, developmentToken: Option.Option<Redacted.Redacted<string>>) => {
+  static readonly make = (entries: ReadonlyArray<TokenEntry>, developmentToken: Option.Option<Redacted.Redacted>) => {
     const byDigest = entries.map((entry) => ({ digest: digest(Redacted.value(entry.token)), principal: entry }))
     return Tokens.of({
       developmentToken,

@@ -7,7 +7,7 @@
 import { Clock, Effect, Option } from "effect"
 import { HttpServerResponse, ProblemDetails } from "effect/http"
 import type { SqlError } from "effect/sql/SqlError"
-import { Account, Timestamp, Transfer } from "@verity/domain"
+import { type Account, Timestamp, type Transfer } from "@verity/domain"
 import type { CommandHandler, InvalidStreamName, StoreUnavailable, StreamNotFound } from "@verity/eventstore"
 import * as Correlation from "./Correlation.ts"
 import * as Outage from "./Outage.ts"

@@ -36,5 +36,5 @@ export const eventMetadata = Effect.gen(function*() {
     const key = request.value.headers["idempotency-key"]
     if (key !== undefined && request.value.method === "POST") metadata.idempotencyKey = key
   }
-  return metadata as EventMetadata
+  return metadata
 })

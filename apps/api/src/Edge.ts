@@ -94,6 +94,9 @@ const recover = (cause: Cause.Cause<unknown>) =>
           return error.reason.reason === "BodyTooLarge"
             ? Problems.response(413, "PayloadTooLarge", "the request body is too large")
             : Problems.response(400, "BadRequest", "the request could not be read")
+        default:
+          // InternalError, ResponseError: not the client's doing, answered below.
+          break
       }
     }
     // The database going away is never a bug, wherever it surfaced (a defect around a dead connection).

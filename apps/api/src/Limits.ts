@@ -9,7 +9,7 @@
  *   read-your-writes waits (which hold a request open while a read model catches up).
  */
 import { ByteSize, Duration, Effect } from "effect"
-import { HttpIncomingMessage, HttpMethod, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpIncomingMessage, HttpMethod, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import * as Problems from "./Problems.ts"
 
 export const payloadTooLarge = (limit: number) =>

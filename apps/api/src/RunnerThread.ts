@@ -20,6 +20,8 @@ const run = (options: RunnerThreadOptions) =>
     Effect.sync(() => new Worker(ENTRY, { workerData: { databaseUrl: options.databaseUrl } })),
     (worker) =>
       Effect.callback<number>((resume) => {
+        // A node event outside any fiber, and the "exit" that follows resumes: print the reason here.
+        // oxlint-disable-next-line no-console
         worker.once("error", (error) => console.error("projection runner thread failed", error))
         worker.once("exit", (code) => resume(Effect.succeed(code)))
       }),

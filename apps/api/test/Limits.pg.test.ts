@@ -32,7 +32,7 @@ forEachDatabase((target) => {
             headers: { authorization: `Bearer ${T.tokens.alice}`, "content-type": "application/json" },
             body: stream,
             duplex: "half"
-          } as RequestInit)
+          })
           return { status: response.status, type: response.headers.get("content-type"), text: await response.text() }
         })
         assert.strictEqual(chunked.status, 413, chunked.text)

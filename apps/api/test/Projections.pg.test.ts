@@ -20,10 +20,10 @@ forEachDatabase((target) => {
       Effect.gen(function*() {
         yield* T.deposit(yield* T.openAccount(), 10)
         const reply = yield* eventually("live projections", T.ops.get("/projections"), (r) =>
-          r.status === 200 && (r.body as Array<any>).every((p) => p.state === "live"), poll)
-        const names = (reply.body as Array<any>).map((p) => p.name)
+          r.status === 200 && (r.body as Array<T.Json>).every((p) => p.state === "live"), poll)
+        const names = (reply.body as Array<T.Json>).map((p) => p.name)
         assert.includeMembers(names, ["account_summary", "transfer_process"])
-        const summary = (reply.body as Array<any>).find((p) => p.name === "account_summary")
+        const summary = (reply.body as Array<T.Json>).find((p) => p.name === "account_summary")
         assert.strictEqual(summary.active.generation, 1)
         assert.isString(summary.active.checkpoint)
         assert.strictEqual(summary.parkedStreams, 0)
@@ -36,7 +36,7 @@ forEachDatabase((target) => {
         assert.strictEqual(started.body.name, "account_summary")
         const generation = started.body.generation as number
         yield* eventually("the rebuilt generation", T.ops.get("/projections"), (r) =>
-          (r.body as Array<any>).find((p) => p.name === "account_summary")?.active?.generation === generation, poll)
+          (r.body as Array<T.Json>).find((p) => p.name === "account_summary")?.active?.generation === generation, poll)
         T.isProblem(yield* T.ops.post("/projections/transfer_process/rebuild"), 409, "NotReplayable")
         T.isProblem(yield* T.ops.post("/projections/nope/rebuild"), 404)
       }))
@@ -45,7 +45,7 @@ forEachDatabase((target) => {
       Effect.gen(function*() {
         const sql = yield* SqlClient
         yield* T.deposit(yield* T.openAccount(), 10)
-        const summaryOf = (reply: T.Reply): any => (reply.body as Array<any>).find((p) => p.name === "account_summary")
+        const summaryOf = (reply: T.Reply): T.Json => (reply.body as Array<T.Json>).find((p) => p.name === "account_summary")
         const live = yield* eventually("a live summary", T.ops.get("/projections"), (r) => summaryOf(r)?.state === "live", poll)
         const before = summaryOf(live).active.generation as number
         const [latest] = yield* sql<{ readonly n: number }>`
@@ -70,7 +70,7 @@ forEachDatabase((target) => {
         const summary = summaryOf(refused)
         assert.strictEqual(summary.active.generation, before, "readers stay on the verified generation")
         assert.strictEqual(summary.building.generation, next)
-        const accounts = (summary.building.refusal.tables as Array<any>).find((t) => t.table === "accounts")
+        const accounts = (summary.building.refusal.tables as Array<T.Json>).find((t) => t.table === "accounts")
         assert.strictEqual(accounts.differences, 1)
         assert.deepStrictEqual(accounts.rows[0].key, { account_id: bogus })
         assert.strictEqual(accounts.rows[0].live.holder_name, "Tampered")
@@ -93,7 +93,7 @@ forEachDatabase((target) => {
           { eventId: crypto.randomUUID(), type: "MoneyDeposited", schemaVersion: 2, data: { accountId: id, amount: "lots" } }
         ]).pipe(Effect.orDie)
         const parked = yield* eventually("a parked stream", T.ops.get("/projections/account_summary/parked"), (r) =>
-          (r.body as Array<any>).length > 0, poll)
+          (r.body as Array<T.Json>).length > 0, poll)
         assert.strictEqual(parked.body[0].stream, `account-${id}`)
         assert.strictEqual(parked.body[0].eventType, "MoneyDeposited")
         const stream = encodeURIComponent(`account-${id}`)

@@ -80,7 +80,7 @@ forEachDatabase((target) => {
         yield* T.alice.get(`/accounts/${id}?waitForPosition=${opened.body.position}`)
         const started = yield* T.ops.post("/projections/account_summary/rebuild")
         assert.strictEqual(started.status, 202)
-        const summaryOf = (reply: T.Reply): any => (reply.body as Array<any>).find((p) => p.name === "account_summary")
+        const summaryOf = (reply: T.Reply): T.Json => (reply.body as Array<T.Json>).find((p) => p.name === "account_summary")
         yield* T.ops.get("/projections").pipe(
           Effect.repeat({ until: (r) => summaryOf(r)?.active?.generation === started.body.generation, schedule: Schedule.spaced("50 millis") }),
           Effect.timeout("30 seconds")

@@ -21,7 +21,7 @@ import { spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { LedgerReadModels, LedgerTransferProcess } from "@verity/ledger"
-import { type CommandKind, type LoadResult, type Outcome } from "./Load.ts"
+import type { CommandKind, LoadResult, Outcome } from "./Load.ts"
 import type { FaultRecord } from "./Faults.ts"
 
 /** The checks could not run (the database could not be read): the run fails with this. */

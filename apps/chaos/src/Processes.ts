@@ -11,7 +11,7 @@ import { createWriteStream, type WriteStream } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Schema, Scope } from "effect"
+import { Effect, Schema, type Scope } from "effect"
 
 export type Kind = "api" | "worker"
 

@@ -55,7 +55,7 @@ export const render = (report: ChaosReport): string => {
   lines.push(`not definitive: ${t.status503} x 503 (${t.status503WithoutRetryAfter} without Retry-After), ${t.status500} x 500, ${t.otherStatus5xx} x other 5xx, ` +
     `${t.connectionErrors} connection errors, ${t.keyInUse} x 409 IdempotencyKeyInUse, ` +
     `${t.abandoned} first attempts abandoned by the client`)
-  lines.push(`answers by status: ${Object.entries(t.byStatus).sort().map(([k, v]) => `${k}: ${v}`).join(", ")}`)
+  lines.push(`answers by status: ${Object.entries(t.byStatus).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}: ${v}`).join(", ")}`)
   const recovery = recoveryTimes(report.faults)
   lines.push(`faults: ${c.apiKills} API kills, ${c.workerKills} worker kills, ${c.databaseRestarts} database restarts, ` +
     `${c.connectionTerminations} connection terminations; time to recover: ` +

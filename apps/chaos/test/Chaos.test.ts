@@ -10,7 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schedule } from "effect"
 import * as Fs from "node:fs/promises"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Chaos, Faults, Report } from "../src/index.ts"
+import { Chaos, type Faults, Report } from "../src/index.ts"
 
 /** Appends a second copy of the first deposit (same data, same metadata and so the same idempotency key). */
 const duplicateADeposit = (databaseUrl: string) =>

@@ -18,6 +18,8 @@ const duration = (seconds: number) => {
   return `${m}m${Math.ceil(seconds - m * 60)}s`
 }
 
+// `isTTY` is typed boolean but is undefined when stderr is not a terminal.
+// oxlint-disable-next-line typescript/no-unnecessary-boolean-literal-compare
 export const make = (label: string, total: number | undefined, tty: boolean = process.stderr.isTTY === true): Tracker => {
   const started = performance.now()
   let lastDraw = 0

@@ -4,7 +4,7 @@
  * A rebuild runs its generation in the replayer's own fiber, at bulk batch sizes. `provide` runs a command
  * on it and ends the command with `OperationFailed` (exit 1) if the database is lost for good meanwhile.
  */
-import { Effect, Layer } from "effect"
+import { Effect, type Layer } from "effect"
 import { DatabaseHealth } from "@verity/postgres"
 import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/ledger"
 import { OperationFailed } from "./Failures.ts"

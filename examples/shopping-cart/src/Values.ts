@@ -57,6 +57,7 @@ export type Timestamp = typeof Timestamp.Type
 
 /** Free text such as a cancellation reason: 1..200 characters, trimmed, no control characters. */
 export const Reason = Schema.String.check(
+  // oxlint-disable-next-line no-control-regex -- control characters are what the pattern refuses
   Schema.isPattern(/^[^\s\u0000-\u001f\u007f](?:[^\u0000-\u001f\u007f]{0,198}[^\s\u0000-\u001f\u007f])?$/, {
     expected: "1..200 characters, trimmed, without control characters"
   })

@@ -12,7 +12,7 @@ import { CartId, ItemId, MaxLines, MaxQuantity, OrderId, Quantity, Reason, Times
 const cartId = CartId.make("0c000000-0000-4000-8000-0000000000aa")
 const book = ItemId.make("book-42")
 const at = Timestamp.make(1_700_000_000_000)
-const q = Quantity.make
+const q = (n: number) => Quantity.make(n)
 const price = UnitPrice.make(1999)
 
 const given = (...events: ReadonlyArray<Cart.CartEvent>) => ({

@@ -7,7 +7,7 @@
  * `(tx, MAX)` means "everything written by transactions up to and including tx has been seen": it is what a
  * reader records after scanning to the visibility horizon without finding (more) events.
  */
-import { Brand, Order, Result, Schema } from "effect"
+import { type Brand, type Order, Result, Schema } from "effect"
 import { InvalidCheckpoint } from "./Errors.ts"
 
 export type Checkpoint = string & Brand.Brand<"Checkpoint">

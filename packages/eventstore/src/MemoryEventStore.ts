@@ -157,7 +157,7 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
         )
         if (backwards) events = events.reverse()
         if (options.maxCount !== undefined) events = events.slice(0, Math.max(0, Math.floor(options.maxCount)))
-        return events as ReadonlyArray<RecordedEvent>
+        return events
       }
     )
 

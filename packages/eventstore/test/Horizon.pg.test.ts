@@ -10,7 +10,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted, Ref, Stream } from "effect"
+import { type Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted, Ref, Stream } from "effect"
 import { isSqlError } from "effect/sql/SqlError"
 import { Checkpoint, EventStore, PgEventStore, type RecordedEvent } from "../src/index.ts"
 import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
@@ -22,8 +22,8 @@ const readAllNow = (store: EventStore["Service"], from: Checkpoint.Checkpoint) =
 
 /** Holds a transaction open on `sql` after `body` ran, until `release` completes. */
 const holdOpen = <E, R>(
-  run: (effect: Effect.Effect<void, never, never>) => Effect.Effect<void, E, R>,
-  body: Effect.Effect<void, unknown, never>
+  run: (effect: Effect.Effect<void>) => Effect.Effect<void, E, R>,
+  body: Effect.Effect<void, unknown>
 ) =>
   Effect.gen(function*() {
     const ready = yield* Deferred.make<void>()

@@ -10,7 +10,7 @@
  * Everything is seeded: the same options write the same events (except event ids).
  */
 import { Effect } from "effect"
-import { Account } from "@verity/domain"
+import type { Account } from "@verity/domain"
 import { type EventStore, ExpectedVersion, type NewEvent } from "@verity/eventstore"
 import { accountCodec } from "../src/Streams.ts"
 

@@ -40,7 +40,7 @@ describe("AccountSteps", () => {
     const wrongEvent: AccountSteps<void> = {
       ...ignoreAll,
       // @ts-expect-error a deposit step does not take a withdrawal
-      MoneyDeposited: (event: AccountEventOf<"MoneyWithdrawn">) => void event
+      MoneyDeposited: (_event: AccountEventOf<"MoneyWithdrawn">) => undefined
     }
     assert.isFunction(wrongEvent.MoneyDeposited)
   })

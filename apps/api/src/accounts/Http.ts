@@ -7,7 +7,7 @@
 import { Duration, Effect, Option, Result, type Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
-import { Account, Money } from "@verity/domain"
+import { Account, type Money } from "@verity/domain"
 import { EventStore, type RecordedEvent } from "@verity/eventstore"
 import { Projections } from "@verity/projections"
 import { LedgerReadModels, LedgerStreams } from "@verity/ledger"

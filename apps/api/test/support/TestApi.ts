@@ -58,9 +58,13 @@ export interface Reply {
    * bodies field by field, and a field of the wrong shape fails its assertion; typing every response here
    * would only restate the API's schemas.
    */
+  // oxlint-disable-next-line typescript/no-explicit-any
   readonly body: any
   readonly text: string
 }
+
+/** One element of a JSON body, as loosely typed as `Reply.body` (and for the same reason). */
+export type Json = Reply["body"]
 
 export interface RequestOptions {
   readonly token?: string | undefined

@@ -21,6 +21,8 @@ export const specFor = <Command, Event, State, Rejection extends { readonly _tag
         return decision.success
       }
       return {
+        // given/when/then reads as the scenario; nothing awaits this object.
+        // oxlint-disable-next-line unicorn/no-thenable
         then: (expected: ReadonlyArray<Event>): State => {
           const events = accepted()
           assert.deepStrictEqual(events, expected)

@@ -18,7 +18,7 @@ import * as Migrations from "../Migrations.ts"
 import { mapSqlErrors } from "../postgres/SqlErrors.ts"
 import * as StreamName from "../StreamName.ts"
 import type { MasterKeyring } from "./MasterKeys.ts"
-import * as PersonalFields from "./PersonalFields.ts"
+import type * as PersonalFields from "./PersonalFields.ts"
 import * as ProtectedEventStore from "./ProtectedEventStore.ts"
 import * as SubjectKeys from "./SubjectKeys.ts"
 

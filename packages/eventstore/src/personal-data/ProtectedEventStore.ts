@@ -25,12 +25,12 @@ export const make = (fields: PersonalFieldMap) =>
     const keys = yield* SubjectKeys
 
     // --- writing ----------------------------------------------------------------------------------------------
-    const subjectOf = (event: NewEvent, subjectField: string): string => {
+    // An event type declared personal without its subject field is a programming error: a defect.
+    const subjectOf = (event: NewEvent, subjectField: string): Effect.Effect<string> => {
       const value = (event.data as Record<string, unknown> | null)?.[subjectField]
-      if (typeof value !== "string" || value.length === 0) {
-        throw new Error(`${event.type}: personal data needs its subject in field "${subjectField}"`)
-      }
-      return value
+      return typeof value === "string" && value.length > 0
+        ? Effect.succeed(value)
+        : Effect.die(new Error(`${event.type}: personal data needs its subject in field "${subjectField}"`))
     }
 
     const encrypt = (writes: ReadonlyArray<StreamWrite>) =>
@@ -41,7 +41,7 @@ export const make = (fields: PersonalFieldMap) =>
             for (const field of fields.get(event.type) ?? []) {
               const data = event.data as Record<string, unknown> | null
               if (data?.[field.field] === undefined || Envelope.isEnvelope(data[field.field])) continue
-              const subject = yield* Effect.try({ try: () => subjectOf(event, field.subjectField), catch: (e) => e }).pipe(Effect.orDie)
+              const subject = yield* subjectOf(event, field.subjectField)
               let streams = wanted.get(subject)
               if (streams === undefined) wanted.set(subject, streams = new Set())
               streams.add(write.stream)
@@ -117,7 +117,7 @@ export const make = (fields: PersonalFieldMap) =>
           }
           out[i] = erased.length > 0 ? { ...event, data, erasedFields: erased } : { ...event, data }
         }
-        return out as ReadonlyArray<RecordedEvent>
+        return out
       })
 
     // --- snapshots --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Context, Duration, Effect, Layer, Redacted } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
-import { PersonalDataError, StoreUnavailable, SubjectForgotten } from "../Errors.ts"
+import { PersonalDataError, type StoreUnavailable, SubjectForgotten } from "../Errors.ts"
 import { listen } from "../postgres/Listener.ts"
 import { mapSqlErrors } from "../postgres/SqlErrors.ts"
 import * as Envelope from "./Envelope.ts"
@@ -144,7 +144,7 @@ export const make = (options: SubjectKeysOptions) =>
           }
           for (const subject of missing) if (!result.has(subject)) result.set(subject, { _tag: "Missing" })
         }
-        return result as ReadonlyMap<string, KeyState>
+        return result
       }).pipe(mapSqlErrors("readSubjectKeys"))
 
     const forWriting = (subjects: ReadonlyMap<string, ReadonlySet<string>>) =>
@@ -202,7 +202,7 @@ export const make = (options: SubjectKeysOptions) =>
           result.set(subject, state.key)
         }
         for (const [subject, stream] of pairs) knownStreams.add(`${subject}\u0001${stream}`)
-        return result as ReadonlyMap<string, Uint8Array>
+        return result
       }).pipe(mapSqlErrors("writeSubjectKeys"))
 
     // Two statements, so run it inside the caller's transaction (PersonalData.forget does).

@@ -5,7 +5,7 @@
  * (`StoreRules`) name the reason from the stream's current row.
  */
 import { Effect } from "effect"
-import * as ExpectedVersion from "../ExpectedVersion.ts"
+import type * as ExpectedVersion from "../ExpectedVersion.ts"
 import * as StoreRules from "../StoreRules.ts"
 import { mapSqlErrors } from "./SqlErrors.ts"
 import { parseStream } from "./StreamReads.ts"

@@ -34,4 +34,4 @@ export const listen = (
     Effect.provide(Reactivity.layer),
     Effect.retry(Schedule.spaced("1 second")),
     Effect.orDie
-  ) as Effect.Effect<never>
+  )

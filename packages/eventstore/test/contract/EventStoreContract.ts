@@ -4,7 +4,7 @@
  * is enough.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Effect, Fiber, type Layer, Option, Stream } from "effect"
 import { eventually } from "@verity/postgres/testing"
 import { Checkpoint, EventStore, type ExpectedVersion, type NewEvent, type PersonalFields } from "../../src/index.ts"
 import { event, events, streamName } from "../fixtures.ts"
@@ -442,7 +442,7 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
         yield* Effect.sleep("20 millis") // the clock has to move on for the two instants to differ
         yield* store.truncateStream(stream, 7)
         const afterTruncation = Option.getOrThrow(yield* store.streamInfo(stream)).updatedAt
-        assert.isTrue(afterTruncation.getTime() > beforeTruncation.getTime(), `${afterTruncation.toISOString()}`)
+        assert.isTrue(afterTruncation.getTime() > beforeTruncation.getTime(), afterTruncation.toISOString())
         yield* store.append(stream, 6, events(1))
         assert.deepStrictEqual((yield* store.readStream(stream)).map((e) => e.version), [7])
         assert.strictEqual((yield* store.truncateStream(streamName(), 2).pipe(Effect.flip))._tag, "StreamNotFound")

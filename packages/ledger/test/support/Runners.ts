@@ -64,8 +64,8 @@ export const startRunner = (options: RunnerOptions) =>
         })
     )
     let output = ""
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
     yield* Effect.callback<void, Error>((resume) => {
       const onData = () => {
         if (/^ready$/m.test(output)) {
@@ -78,10 +78,10 @@ export const startRunner = (options: RunnerOptions) =>
         resume(Effect.fail(new Error(`runner ${options.owner} exited (${code ?? signal}) before ready:\n${output}`)))
       }
       const cleanup = () => {
-        child.stdout!.off("data", onData)
+        child.stdout.off("data", onData)
         child.off("exit", onExit)
       }
-      child.stdout!.on("data", onData)
+      child.stdout.on("data", onData)
       child.once("exit", onExit)
       onData()
       return Effect.sync(cleanup)

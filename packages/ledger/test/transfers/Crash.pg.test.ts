@@ -23,8 +23,8 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Account, Decider, Ids, Transfer } from "@verity/domain"
-import { EventStore, type RecordedEvent } from "@verity/eventstore"
+import { Account, Decider, type Ids, Transfer } from "@verity/domain"
+import { EventStore } from "@verity/eventstore"
 import { forEachDatabase } from "@verity/postgres/testing"
 import { Projections } from "@verity/projections"
 import { accountCodec } from "../../src/Streams.ts"
@@ -411,7 +411,7 @@ forEachDatabase((target) => {
             const state = Decider.fold(Account.decider, yield* accountCodec.decodeAll(events))
             total += Account.balanceOf(state)
             const seen = new Map<string, number>()
-            for (const e of events as ReadonlyArray<RecordedEvent>) {
+            for (const e of events) {
               const transferId = (e.data as { transferId?: string }).transferId
               if (transferId === undefined) continue
               const key = `${e.type}/${transferId}`

@@ -10,15 +10,14 @@ import * as Fs from "node:fs/promises"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { promisify } from "node:util"
 
 /** The superuser of every embedded cluster, and its password (the server listens on loopback only). */
 export const USER = "postgres"
 export const PASSWORD = "postgres"
 
-const run = (file: string, args: ReadonlyArray<string>) =>
-  new Promise<string>((resolve, reject) =>
-    execFile(file, [...args], (error, stdout) => (error ? reject(error) : resolve(stdout.trim())))
-  )
+const execFileAsync = promisify(execFile)
+const run = async (file: string, args: ReadonlyArray<string>) => (await execFileAsync(file, [...args])).stdout.trim()
 
 export interface Identity {
   readonly uid: number
@@ -34,7 +33,7 @@ export const serverIdentity = async (): Promise<Identity | undefined> => {
   } catch {
     await run("groupadd", ["--force", USER]).catch(() => undefined)
     await run("useradd", ["-g", USER, USER]).catch(() => undefined)
-    return await lookup()
+    return lookup()
   }
 }
 
@@ -95,7 +94,7 @@ export const reachableBinaries = async (identity: Identity | undefined) => {
   return shared
 }
 
-export const spawnOptions = (identity: Identity | undefined) => ({ ...(identity ?? {}), env: { ...process.env, LC_MESSAGES: "C" } })
+export const spawnOptions = (identity: Identity | undefined) => ({ ...identity, env: { ...process.env, LC_MESSAGES: "C" } })
 
 /** Runs initdb for a new cluster in `dataDir`. */
 export const initialise = async (bin: string, dataDir: string, identity: Identity | undefined) => {

@@ -99,7 +99,7 @@ export const launch = async (
   }
   child.unref()
   let exit: string | undefined
-  let spawnError: unknown
+  let spawnError: Error | undefined
   child.on("error", (error) => (spawnError = error))
   child.on("exit", (code, signal) => (exit = String(code ?? signal)))
   const tail = async () => (await Fs.readFile(logPath, "utf8").catch(() => "")).slice(offset).slice(-4_000)
