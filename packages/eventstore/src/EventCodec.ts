@@ -55,8 +55,8 @@ export const make = <S extends Schema.Top & { readonly Type: { readonly _tag: st
   type E = S["Type"]
   const versions: Readonly<Record<string, number>> = options.versions
   const json = Schema.toCodecJson(options.schema as unknown as Schema.Codec<E, unknown>)
-  const decodeJson = Schema.decodeUnknownResult(json as unknown as Schema.Codec<E, unknown>)
-  const encodeJson = Schema.encodeSync(json as unknown as Schema.Codec<E, unknown>)
+  const decodeJson = Schema.decodeUnknownResult(json)
+  const encodeJson = Schema.encodeSync(json)
   // The kernel's chain algorithm; it throws (here, when the codec is made) only on two upcasters for one pair.
   const upcast = Kernel.chain({ versions, upcasters: options.upcasters ?? [] })
 

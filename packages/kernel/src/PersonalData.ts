@@ -5,7 +5,7 @@
  * be a valid value of the annotated schema. The domain annotates its event fields with it; the event store
  * finds them by the same key (`PersonalDataAnnotation`) to encrypt and erase them.
  */
-import { Schema, SchemaAST } from "effect"
+import { type Schema, SchemaAST } from "effect"
 
 /** The annotation key, read by the packages that erase or encrypt personal data. */
 export const PersonalDataAnnotation = "personalData"
