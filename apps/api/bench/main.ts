@@ -15,10 +15,10 @@
  * accounts, statuses counted).
  * Run: `pnpm --filter @verity/api bench` or `node bench/main.ts` in apps/api.
  */
-import { Effect, Layer, Redacted } from "effect"
 import { PgClient } from "@effect/sql-pg"
 import { EventStore, MasterKeys, PgEventStore } from "@verity/eventstore"
 import { EmbeddedPostgres } from "@verity/postgres"
+import { Effect, Layer, Redacted } from "effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as ServerProcess from "../test/support/ServerProcess.ts"
@@ -183,9 +183,11 @@ const hotAccount = (client: Load.Client, db: { readonly version: string; readonl
         : `deposits into one hot account, half of the clients with Idempotency-Key`
       const conflicts = result.statuses.get(409) ?? 0
       rows.push(
-        `| ${label} | ${fmt(result.perSecond, 0)} | ${fmt(result.p50, 2)} | ${fmt(result.p99, 2)} | ${fmt(result.max, 1)} | ${result.ok} | ${conflicts} (${
-          fmt((conflicts / Math.max(1, result.count)) * 100, 2)
-        }%) | ${fmt(usage.api, 0)}% | ${fmt(cpuPerRequest, 2)} | ${Load.formatStatuses(result.statuses)} |`
+        `| ${label} | ${fmt(result.perSecond, 0)} | ${fmt(result.p50, 2)} | ${fmt(result.p99, 2)} | ${
+          fmt(result.max, 1)
+        } | ${result.ok} | ${conflicts} (${fmt((conflicts / Math.max(1, result.count)) * 100, 2)}%) | ${fmt(usage.api, 0)}% | ${
+          fmt(cpuPerRequest, 2)
+        } | ${Load.formatStatuses(result.statuses)} |`
       )
     }
     client.close()

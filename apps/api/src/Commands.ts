@@ -4,11 +4,11 @@
  * of every rejection and store failure to its problem. Failures the API can never cause (transfer steps,
  * which only the process manager sends) become defects on purpose: they would be bugs.
  */
+import { type Account, Timestamp, type Transfer } from "@verity/domain"
+import type { CommandHandler, InvalidStreamName, StoreUnavailable, StreamNotFound } from "@verity/eventstore"
 import { Clock, Effect, Option } from "effect"
 import { HttpServerResponse, ProblemDetails } from "effect/http"
 import type { SqlError } from "effect/sql/SqlError"
-import { type Account, Timestamp, type Transfer } from "@verity/domain"
-import type { CommandHandler, InvalidStreamName, StoreUnavailable, StreamNotFound } from "@verity/eventstore"
 import * as Correlation from "./Correlation.ts"
 import * as Outage from "./Outage.ts"
 import * as Problems from "./Problems.ts"
@@ -21,7 +21,7 @@ export const parseIfMatch = (header: string | undefined): Effect.Effect<number |
   if (header === undefined || header.trim() === "*") return Effect.succeed(undefined)
   const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header)
   return match === null
-    ? Effect.fail(Problems.badRequest("invalid If-Match", ["headers", "if-match"], 'expected an entity tag such as "3"'))
+    ? Effect.fail(Problems.badRequest("invalid If-Match", ["headers", "if-match"], "expected an entity tag such as \"3\""))
     : Effect.succeed(Number(match[1]))
 }
 
@@ -82,8 +82,7 @@ const notFoundStream = (stream: string) => {
  * Retryable SQL failures (connection, timeouts, conflicts) and a server going away (a terminated session
  * is 57P01, which the driver does not call retryable) are 503; anything else is a bug (500).
  */
-export const sqlFailure = (error: SqlError) =>
-  error.reason.isRetryable || Outage.isSqlOutage(error) ? unavailable(error) : Effect.die(error)
+export const sqlFailure = (error: SqlError) => error.reason.isRetryable || Outage.isSqlOutage(error) ? unavailable(error) : Effect.die(error)
 
 const accountRejection = (rejection: Account.AccountRejection) => {
   const accountId = rejection.accountId
@@ -203,7 +202,9 @@ export interface Outcome {
   readonly position: Option.Option<bigint>
 }
 
-const outcomeOf = (handled: { readonly version: number; readonly appended: Option.Option<{ readonly positions: ReadonlyArray<bigint> }> }): Outcome => ({
+const outcomeOf = (
+  handled: { readonly version: number; readonly appended: Option.Option<{ readonly positions: ReadonlyArray<bigint> }> }
+): Outcome => ({
   version: handled.version,
   position: Option.flatMap(handled.appended, (a) => Option.fromUndefinedOr(a.positions[a.positions.length - 1]))
 })

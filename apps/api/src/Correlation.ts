@@ -4,9 +4,9 @@
  * the metadata of every event the request causes (with the actor and the idempotency key), so one id
  * follows a request from the edge through the store into the process manager's follow-up events.
  */
+import type { EventMetadata } from "@verity/eventstore"
 import { Context, Effect } from "effect"
 import { HttpServerRequest } from "effect/http"
-import type { EventMetadata } from "@verity/eventstore"
 import { Principal } from "./Auth.ts"
 
 export const HEADER = "x-request-id"

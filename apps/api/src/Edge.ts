@@ -54,7 +54,7 @@ const normalize = (response: HttpServerResponse.HttpServerResponse) => {
     const name = statusTitles[response.status] ?? (response.status >= 500 ? "InternalError" : "BadRequest")
     result = Problems.response(response.status, name, defaultDetail(response.status))
   }
-  if (result.status === 401) result = HttpServerResponse.setHeader(result, "www-authenticate", 'Bearer realm="verity"')
+  if (result.status === 401) result = HttpServerResponse.setHeader(result, "www-authenticate", "Bearer realm=\"verity\"")
   if (result.status === 503 && result.headers["retry-after"] === undefined) {
     result = HttpServerResponse.setHeader(result, "retry-after", "1")
   }

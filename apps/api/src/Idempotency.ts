@@ -12,13 +12,13 @@
  * A connection lost mid-request (even when its ROLLBACK then fails) is 503 + Retry-After, never 500.
  */
 import { PgClient } from "@effect/sql-pg"
+import { EventStore, StoreUnavailable } from "@verity/eventstore"
 import { Cause, Data, Duration, Effect, Layer, Schedule } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
-import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import { HttpServerRequest, HttpServerRespondable, HttpServerResponse } from "effect/http"
 import { HttpApiError, HttpApiMiddleware } from "effect/http-api"
+import { SqlClient } from "effect/sql/SqlClient"
+import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import { createHash } from "node:crypto"
-import { EventStore, StoreUnavailable } from "@verity/eventstore"
 import { ApiConfig } from "./ApiConfig.ts"
 import { Principal } from "./Auth.ts"
 import * as Migrations from "./Migrations.ts"
@@ -98,7 +98,13 @@ export const make = Effect.gen(function*() {
   const store = yield* EventStore
   const table = sql(`${Migrations.SCHEMA}.idempotency_keys`)
 
-  const record = (principal: string, key: string, hash: string, request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) => {
+  const record = (
+    principal: string,
+    key: string,
+    hash: string,
+    request: HttpServerRequest.HttpServerRequest,
+    response: HttpServerResponse.HttpServerResponse
+  ) => {
     const body = bodyText(response)
     if (body === undefined) return Effect.die(new Error("idempotent endpoints must answer with a buffered body"))
     const headers: Record<string, string> = {}
@@ -170,7 +176,9 @@ export const make = Effect.gen(function*() {
         // A connection that dies mid-request fails the statement and then the ROLLBACK, which the SQL
         // client turns into a defect: the database is away (PostgreSQL discards the transaction with the
         // session), so the answer is 503, whatever the request had decided so far.
-        Effect.catchCause((cause): Effect.Effect<HttpServerResponse.HttpServerResponse, Rollback | SqlError | StoreUnavailable | Problems.ServiceUnavailable> =>
+        Effect.catchCause((
+          cause
+        ): Effect.Effect<HttpServerResponse.HttpServerResponse, Rollback | SqlError | StoreUnavailable | Problems.ServiceUnavailable> =>
           !Cause.hasInterrupts(cause) && Outage.inCause(cause)
             ? Effect.logWarning("idempotency store unavailable", Cause.pretty(cause)).pipe(
               Effect.andThen(Effect.fail(new Problems.ServiceUnavailable({ detail: Outage.DETAIL })))

@@ -16,8 +16,7 @@ export const payloadTooLarge = (limit: number) =>
   Problems.response(413, "PayloadTooLarge", `the request body exceeds ${limit} bytes`, { connection: "close" })
 
 /** Reads (and caches) the body under the limit, so handlers never see more than `limit` bytes. */
-export const bodyLimit = (limit: number) =>
-<E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+export const bodyLimit = (limit: number) => <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
     if (!HttpMethod.hasBody(request.method)) return app
     const declared = request.headers["content-length"]

@@ -6,9 +6,9 @@
  * rollback that fails on the dead connection and becomes a defect, a store error), the client gets 503 +
  * Retry-After and may retry. Anything else keeps its own mapping.
  */
+import { isServerGoneSqlError } from "@verity/eventstore"
 import { Cause } from "effect"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
-import { isServerGoneSqlError } from "@verity/eventstore"
 import * as Problems from "./Problems.ts"
 
 /** A SQL failure that says the database cannot serve right now (rather than that the statement is wrong). */
@@ -32,9 +32,7 @@ export const isOutage = (error: unknown, depth = 0): boolean => {
 
 /** Any outage among the failures and defects of `cause` (a failed rollback dies with its SqlError). */
 export const inCause = (cause: Cause.Cause<unknown>): boolean =>
-  cause.reasons.some((reason) =>
-    Cause.isFailReason(reason) ? isOutage(reason.error) : Cause.isDieReason(reason) ? isOutage(reason.defect) : false
-  )
+  cause.reasons.some((reason) => Cause.isFailReason(reason) ? isOutage(reason.error) : Cause.isDieReason(reason) ? isOutage(reason.defect) : false)
 
 export const DETAIL = "the database is unavailable; retry shortly"
 

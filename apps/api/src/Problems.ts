@@ -38,8 +38,7 @@ export class NotFound extends HttpApiError.Problem<NotFound>()("NotFound", rule(
   id: Schema.String
 }) {}
 
-export const notFound = (resource: string, id: string) =>
-  new NotFound({ resource, id, detail: `${resource} ${id} does not exist` })
+export const notFound = (resource: string, id: string) => new NotFound({ resource, id, detail: `${resource} ${id} does not exist` })
 
 /** A command with `If-Match` whose version is not the stream's current one; the current one is in `ETag`. */
 export class PreconditionFailed extends HttpApiError.Problem<PreconditionFailed>()(

@@ -26,5 +26,4 @@ export const Position = Schema.String.check(
 )
 
 /** A stream version at least `minimum`, exact as a JSON number. */
-export const Version = (minimum: 0 | 1) =>
-  Schema.Int.check(Schema.isBetween({ minimum, maximum: Number.MAX_SAFE_INTEGER }))
+export const Version = (minimum: 0 | 1) => Schema.Int.check(Schema.isBetween({ minimum, maximum: Number.MAX_SAFE_INTEGER }))

@@ -2,8 +2,8 @@
  * Entry point of the projection runner thread (started by RunnerThread.ts): the ledger runtime with its
  * projections running, on the database the API thread resolved, until the API thread asks it to stop.
  */
-import { Effect, Layer } from "effect"
 import { LedgerRuntime } from "@verity/ledger"
+import { Effect, Layer } from "effect"
 import * as Os from "node:os"
 import { parentPort, threadId, workerData } from "node:worker_threads"
 import * as Logging from "./Logging.ts"

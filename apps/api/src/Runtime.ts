@@ -7,9 +7,9 @@
  * processes through the database.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Redacted } from "effect"
-import { Database, DatabaseHealth } from "@verity/postgres"
 import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/ledger"
+import { Database, DatabaseHealth } from "@verity/postgres"
+import { Effect, Layer, Redacted } from "effect"
 import { ApiConfig } from "./ApiConfig.ts"
 import * as RunnerThread from "./RunnerThread.ts"
 

@@ -12,8 +12,8 @@ import { VerityApi } from "./Api.ts"
 import * as Auth from "./Auth.ts"
 import * as Edge from "./Edge.ts"
 import * as Idempotency from "./Idempotency.ts"
-import * as Ranges from "./Ranges.ts"
 import { ProjectionsHttp } from "./projections/Http.ts"
+import * as Ranges from "./Ranges.ts"
 import { SubjectsHttp } from "./subjects/Http.ts"
 import { SystemHttp } from "./system/Http.ts"
 import { TransfersHttp } from "./transfers/Http.ts"
@@ -46,7 +46,7 @@ export const banner = Layer.effectDiscard(Effect.gen(function*() {
       "",
       "DEVELOPMENT ONLY: no VERITY_API_TOKENS configured, so this process generated a token with every scope",
       "(read, write, admin). It changes on every start. Configure real tokens for anything but local use:",
-      '  VERITY_API_TOKENS="alice:<token>:read,write;ops:<token>:read,write,admin"',
+      "  VERITY_API_TOKENS=\"alice:<token>:read,write;ops:<token>:read,write,admin\"",
       `Development token: ${Redacted.value(tokens.developmentToken.value)}`,
       `  curl -H "Authorization: Bearer ${Redacted.value(tokens.developmentToken.value)}" ${url}/accounts`
     )

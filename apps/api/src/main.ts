@@ -6,8 +6,8 @@
  * start it again.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer, Runtime } from "effect"
 import { DatabaseHealth } from "@verity/postgres"
+import { Cause, Effect, Exit, Layer, Runtime } from "effect"
 import { ApiConfig } from "./ApiConfig.ts"
 import { Tokens } from "./Auth.ts"
 import * as Logging from "./Logging.ts"
@@ -31,7 +31,6 @@ Effect.gen(function*() {
   )),
   NodeRuntime.runMain({
     // A shutdown asked for by a signal that completed every finalizer is a clean exit, not a failure.
-    teardown: (exit, onExit) =>
-      Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
+    teardown: (exit, onExit) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? onExit(0) : Runtime.defaultTeardown(exit, onExit)
   })
 )

@@ -4,8 +4,8 @@
  * with the actor into the metadata of every event the request causes.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
 import { forEachDatabase } from "@verity/postgres/testing"
+import { Effect } from "effect"
 import * as T from "./support/TestApi.ts"
 
 forEachDatabase((target) => {

@@ -4,11 +4,11 @@
  * a page, read-your-writes), the history with metadata, and time travel by version and by instant.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Schema } from "effect"
 import { Account } from "@verity/domain"
 import { EventStore } from "@verity/eventstore"
-import { forEachDatabase } from "@verity/postgres/testing"
 import { LedgerStreams } from "@verity/ledger"
+import { forEachDatabase } from "@verity/postgres/testing"
+import { Effect, Schema } from "effect"
 import * as T from "./support/TestApi.ts"
 
 const decode = Schema.decodeUnknownSync(Account.AccountCommand)
@@ -24,11 +24,11 @@ forEachDatabase((target) => {
         const id = opened.body.accountId as string
         assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
         assert.strictEqual(opened.body.version, 1)
-        assert.strictEqual(opened.headers.get("etag"), '"1"')
+        assert.strictEqual(opened.headers.get("etag"), "\"1\"")
         assert.strictEqual(opened.headers.get("location"), `/accounts/${id}`)
         const summary = yield* T.alice.get(`/accounts/${id}?waitForPosition=${opened.body.position}`)
         assert.strictEqual(summary.status, 200)
-        assert.strictEqual(summary.headers.get("etag"), '"1"')
+        assert.strictEqual(summary.headers.get("etag"), "\"1\"")
         assert.deepInclude(summary.body, {
           accountId: id,
           holderName: "Ada Lovelace",
@@ -50,7 +50,7 @@ forEachDatabase((target) => {
         const dep = yield* T.alice.post(`${path}/deposits`, { amount: 1000 })
         assert.strictEqual(dep.status, 200)
         assert.deepInclude(dep.body, { accountId: id, version: 2 })
-        assert.strictEqual(dep.headers.get("etag"), '"2"')
+        assert.strictEqual(dep.headers.get("etag"), "\"2\"")
         const wd = yield* T.alice.post(`${path}/withdrawals`, { amount: 300, currency: "EUR" })
         assert.strictEqual(wd.body.version, 3)
         const limit = yield* T.alice.put(`${path}/overdraft`, { limit: 500 })
@@ -81,18 +81,18 @@ forEachDatabase((target) => {
     it.effect("If-Match: a matching version applies, a stale one is 412 with the current ETag", () =>
       Effect.gen(function*() {
         const id = yield* T.openAccount()
-        const ok = yield* T.alice.post(`/accounts/${id}/deposits`, { amount: 10 }, { "if-match": '"1"' })
+        const ok = yield* T.alice.post(`/accounts/${id}/deposits`, { amount: 10 }, { "if-match": "\"1\"" })
         assert.strictEqual(ok.status, 200)
-        assert.strictEqual(ok.headers.get("etag"), '"2"')
+        assert.strictEqual(ok.headers.get("etag"), "\"2\"")
         const before = yield* T.eventCount
-        const stale = yield* T.alice.post(`/accounts/${id}/deposits`, { amount: 10 }, { "if-match": '"1"' })
+        const stale = yield* T.alice.post(`/accounts/${id}/deposits`, { amount: 10 }, { "if-match": "\"1\"" })
         const problem = T.isProblem(stale, 412, "PreconditionFailed")
-        assert.strictEqual(stale.headers.get("etag"), '"2"')
+        assert.strictEqual(stale.headers.get("etag"), "\"2\"")
         assert.deepInclude(problem, { expectedVersion: 1, currentVersion: 2 })
         assert.strictEqual(yield* T.eventCount, before, "a stale command writes nothing")
         // Weak tags and PUT endpoints take it too.
-        assert.strictEqual((yield* T.alice.put(`/accounts/${id}/overdraft`, { limit: 5 }, { "if-match": 'W/"2"' })).status, 200)
-        T.isProblem(yield* T.alice.put(`/accounts/${id}/holder`, { holderName: "X", holderEmail: "x@example.com" }, { "if-match": '"2"' }), 412)
+        assert.strictEqual((yield* T.alice.put(`/accounts/${id}/overdraft`, { limit: 5 }, { "if-match": "W/\"2\"" })).status, 200)
+        T.isProblem(yield* T.alice.put(`/accounts/${id}/holder`, { holderName: "X", holderEmail: "x@example.com" }, { "if-match": "\"2\"" }), 412)
         T.isProblem(yield* T.alice.post(`/accounts/${id}/deposits`, { amount: 1 }, { "if-match": "yesterday" }), 400)
       }))
 
@@ -175,9 +175,12 @@ forEachDatabase((target) => {
         yield* T.alice.post(`/accounts/${id}/deposits`, { amount: 20 }, { "x-request-id": "req-history-1" })
         const all = yield* T.alice.get(`/accounts/${id}/events`)
         assert.strictEqual(all.status, 200)
-        assert.strictEqual(all.headers.get("etag"), '"3"')
+        assert.strictEqual(all.headers.get("etag"), "\"3\"")
         const events = all.body.events
-        assert.deepStrictEqual(events.map((e: { readonly version: number; readonly type: string }) => [e.version, e.type]), [[1, "AccountOpened"], [2, "MoneyDeposited"], [3, "MoneyDeposited"]])
+        assert.deepStrictEqual(events.map((e: { readonly version: number; readonly type: string }) => [e.version, e.type]), [[1, "AccountOpened"], [
+          2,
+          "MoneyDeposited"
+        ], [3, "MoneyDeposited"]])
         assert.strictEqual(events[0].data.holderName, "Grace Hopper", "personal data decrypted for the caller")
         assert.deepStrictEqual(events[0].erasedFields, [])
         assert.strictEqual(events[2].metadata.correlationId, "req-history-1")
@@ -219,7 +222,7 @@ forEachDatabase((target) => {
         yield* T.deposit(id, 50)
         const atV2 = yield* T.alice.get(`/accounts/${id}/state?version=2`)
         assert.strictEqual(atV2.status, 200)
-        assert.strictEqual(atV2.headers.get("etag"), '"2"')
+        assert.strictEqual(atV2.headers.get("etag"), "\"2\"")
         assert.deepInclude(atV2.body.state, { status: "Open", balance: 100 })
         const atTime = yield* T.alice.get(`/accounts/${id}/state?at=${encodeURIComponent(between)}`)
         assert.strictEqual(atTime.body.version, 2)

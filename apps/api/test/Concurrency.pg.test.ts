@@ -12,10 +12,10 @@
  * - A conflict that outlasts the budget is 409 + Retry-After and is not recorded under its key.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore, MasterKeys, WrongExpectedVersion } from "@verity/eventstore"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
+import { Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as ServerProcess from "./support/ServerProcess.ts"
 import * as T from "./support/TestApi.ts"
 
@@ -51,11 +51,17 @@ const contestedStore = Layer.effect(
 )
 
 const hotDeposits = (id: string, headers: (client: number, n: number) => Record<string, string> | undefined) =>
-  Effect.forEach(Array.from({ length: CLIENTS }, (_, c) => c), (client) =>
-    Effect.forEach(Array.from({ length: DEPOSITS_PER_CLIENT }, (_, n) => n), (n) =>
-      Effect.map(T.alice.post(`/accounts/${id}/deposits`, { amount: client + 1 }, headers(client, n)), (reply) => ({ client, reply }))), {
-    concurrency: CLIENTS
-  }).pipe(Effect.map((outcomes) => outcomes.flat()))
+  Effect.forEach(
+    Array.from({ length: CLIENTS }, (_, c) => c),
+    (client) =>
+      Effect.forEach(Array.from({ length: DEPOSITS_PER_CLIENT }, (_, n) => n), (n) =>
+        Effect.map(T.alice.post(`/accounts/${id}/deposits`, { amount: client + 1 }, headers(client, n)), (reply) => ({ client, reply }))),
+    {
+      concurrency: CLIENTS
+    }
+  ).pipe(Effect.map((outcomes) =>
+    outcomes.flat()
+  ))
 
 const EXPECTED_SUM = DEPOSITS_PER_CLIENT * (CLIENTS * (CLIENTS + 1)) / 2
 
@@ -92,7 +98,7 @@ forEachDatabase((target) => {
         let stale = 0
         const client = (c: number) =>
           Effect.gen(function*() {
-            let etag = '"1"'
+            let etag = "\"1\""
             let accepted = 0
             let done = 0
             for (let attempt = 0; attempt < 400 && done < DEPOSITS_PER_CLIENT; attempt++) {
@@ -168,23 +174,26 @@ forEachDatabase((target) => {
         const id = opened.body.accountId as string
 
         const results = yield* Effect.forEach(Array.from({ length: CLIENTS }, (_, c) => c), (client) =>
-          Effect.forEach(Array.from({ length: 6 }, (_, n) => n), (n) =>
-            Effect.gen(function*() {
-              const base = client % 2 === 0 ? a.url : b.url
-              const key = n % 3 === 0 ? `two-${client}-${n}` : undefined
-              const headers = key === undefined ? undefined : { "idempotency-key": key }
-              let reply = yield* post(base, `/accounts/${id}/deposits`, { amount: 1 }, headers)
-              let conflicts = 0
-              // A client honouring Retry-After retries the 409 (with the same key: it must decide afresh).
-              for (let retry = 0; reply.status === 409 && retry < 20; retry++) {
-                conflicts++
-                T.isProblem(reply, 409, "ConcurrencyConflict")
-                assert.strictEqual(reply.headers.get("retry-after"), "1", "a 409 says when to retry")
-                reply = yield* post(base, `/accounts/${id}/deposits`, { amount: 1 }, headers)
-                if (key !== undefined) assert.isNull(reply.headers.get("idempotent-replayed"), "a 409 is never replayed")
-              }
-              return { status: reply.status, conflicts, text: reply.text }
-            })), { concurrency: CLIENTS }).pipe(Effect.map((all) => all.flat()))
+          Effect.forEach(
+            Array.from({ length: 6 }, (_, n) => n),
+            (n) =>
+              Effect.gen(function*() {
+                const base = client % 2 === 0 ? a.url : b.url
+                const key = n % 3 === 0 ? `two-${client}-${n}` : undefined
+                const headers = key === undefined ? undefined : { "idempotency-key": key }
+                let reply = yield* post(base, `/accounts/${id}/deposits`, { amount: 1 }, headers)
+                let conflicts = 0
+                // A client honouring Retry-After retries the 409 (with the same key: it must decide afresh).
+                for (let retry = 0; reply.status === 409 && retry < 20; retry++) {
+                  conflicts++
+                  T.isProblem(reply, 409, "ConcurrencyConflict")
+                  assert.strictEqual(reply.headers.get("retry-after"), "1", "a 409 says when to retry")
+                  reply = yield* post(base, `/accounts/${id}/deposits`, { amount: 1 }, headers)
+                  if (key !== undefined) assert.isNull(reply.headers.get("idempotent-replayed"), "a 409 is never replayed")
+                }
+                return { status: reply.status, conflicts, text: reply.text }
+              })
+          ), { concurrency: CLIENTS }).pipe(Effect.map((all) => all.flat()))
 
         const other = results.filter((r) => r.status !== 200 && r.status !== 503)
         assert.deepStrictEqual(other.map((r) => `${r.status} ${r.text}`), [], "only 200 (or 503 Overloaded) in the end")

@@ -5,9 +5,9 @@
  * in the very transaction that appended the request's events (so a crash cannot separate them).
  */
 import { assert, layer } from "@effect/vitest"
+import { forEachDatabase } from "@verity/postgres/testing"
 import { Deferred, Effect, Fiber } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { forEachDatabase } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 forEachDatabase((target) => {

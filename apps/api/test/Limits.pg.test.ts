@@ -6,9 +6,9 @@
  * a lock the test holds that appends wait behind.
  */
 import { assert, layer } from "@effect/vitest"
+import { eventually, forEachDatabase } from "@verity/postgres/testing"
 import { Deferred, Duration, Effect, Fiber } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { eventually, forEachDatabase } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 forEachDatabase((target) => {
@@ -91,10 +91,12 @@ forEachDatabase((target) => {
         const overloaded: Array<T.Reply> = []
         const waits = yield* Effect.forEach(Array.from({ length: 6 }), () =>
           T.reader.get(`/accounts/${id}?waitForPosition=999999999999`).pipe(
-            Effect.tap((reply) => Effect.sync(() => {
-              finished++
-              if (reply.body?.title === "Overloaded") overloaded.push(reply)
-            })),
+            Effect.tap((reply) =>
+              Effect.sync(() => {
+                finished++
+                if (reply.body?.title === "Overloaded") overloaded.push(reply)
+              })
+            ),
             Effect.forkChild
           ))
         // Two of the six find the pool (four) full and are refused at once; four hold their slots.
@@ -110,15 +112,22 @@ forEachDatabase((target) => {
   })
 
   layer(
-    T.layer(target, { maxConcurrent: 4, maxConcurrentPerToken: 2, maxQueued: 8, queueTimeout: Duration.seconds(15), maxWaits: 2, maxWaitsPerToken: 1, readYourWritesTimeout: Duration.seconds(8) }),
+    T.layer(target, {
+      maxConcurrent: 4,
+      maxConcurrentPerToken: 2,
+      maxQueued: 8,
+      queueTimeout: Duration.seconds(15),
+      maxWaits: 2,
+      maxWaitsPerToken: 1,
+      readYourWritesTimeout: Duration.seconds(8)
+    }),
     { excludeTestServices: true, timeout: "120 seconds" }
   )("per-token share", (it) => {
     it.effect("one token holds at most its share of the request slots; its other requests queue, others are served", () =>
       Effect.gen(function*() {
         const accounts = yield* Effect.forEach(Array.from({ length: 4 }), () => T.openAccount())
         const release = yield* holdAppends
-        const deposits = yield* Effect.forEach(accounts, (id) =>
-          T.alice.post(`/accounts/${id}/deposits`, { amount: 3 }).pipe(Effect.forkChild))
+        const deposits = yield* Effect.forEach(accounts, (id) => T.alice.post(`/accounts/${id}/deposits`, { amount: 3 }).pipe(Effect.forkChild))
         yield* blockedAppends(2)
         // Alice has four requests in flight, all stuck; another token still finds a free slot at once.
         const read = yield* T.ops.get(`/accounts/${accounts[0]}/state`)

@@ -7,9 +7,9 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Redacted } from "effect"
 import { MasterKeys } from "@verity/eventstore"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
+import { Deferred, Effect, Fiber, Redacted } from "effect"
 import * as ServerProcess from "./support/ServerProcess.ts"
 
 const TOKEN = "startup-token-0123456789"
@@ -57,7 +57,12 @@ forEachDatabase((target) => {
           // Bounded, so a request left without an answer fails the test instead of hanging it.
           const early = yield* Effect.tryPromise(async () => {
             const response = await fetch(`${server.url}/accounts`, { headers, signal: AbortSignal.timeout(10_000) })
-            return { status: response.status, retryAfter: response.headers.get("retry-after"), type: response.headers.get("content-type"), body: await response.text() }
+            return {
+              status: response.status,
+              retryAfter: response.headers.get("retry-after"),
+              type: response.headers.get("content-type"),
+              body: await response.text()
+            }
           }).pipe(Effect.orElseSucceed(() => undefined))
           assert.isDefined(early, `no answer during start-up:\n${server.output()}`)
           assert.strictEqual(early.status, 503, early.body)

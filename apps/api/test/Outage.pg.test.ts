@@ -12,10 +12,10 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore } from "@verity/eventstore"
 import { eventually, forEachDatabase, type TestTarget } from "@verity/postgres/testing"
+import { Effect, Layer, Redacted } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as T from "./support/TestApi.ts"
 
 let terminateOnAppend = false
@@ -113,9 +113,15 @@ forEachDatabase((target) => {
           isUnavailable("history", yield* T.alice.get(`/accounts/${id}/events`))
           isUnavailable("state", yield* T.alice.get(`/accounts/${id}/state`))
           isUnavailable("transfer", yield* T.alice.post("/transfers", { fromAccountId: id, toAccountId: other, amount: 1 }))
-          isUnavailable("transfer with key", yield* T.alice.post("/transfers", { fromAccountId: id, toAccountId: other, amount: 1 }, { "idempotency-key": "away-2" }))
+          isUnavailable(
+            "transfer with key",
+            yield* T.alice.post("/transfers", { fromAccountId: id, toAccountId: other, amount: 1 }, { "idempotency-key": "away-2" })
+          )
           isUnavailable("forget", yield* T.ops.post(`/subjects/${other}/forget`, { reason: "GDPR art. 17 request 7" }))
-          isUnavailable("forget with key", yield* T.ops.post(`/subjects/${other}/forget`, { reason: "GDPR art. 17 request 7" }, { "idempotency-key": "away-3" }))
+          isUnavailable(
+            "forget with key",
+            yield* T.ops.post(`/subjects/${other}/forget`, { reason: "GDPR art. 17 request 7" }, { "idempotency-key": "away-3" })
+          )
           isUnavailable("projections", yield* T.ops.get("/projections"))
           isUnavailable("parked", yield* T.ops.get("/projections/account_summary/parked"))
         }).pipe(Effect.ensuring(back))

@@ -5,10 +5,10 @@
  * for unknown projections or streams that are not parked.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore } from "@verity/eventstore"
 import { eventually, forEachDatabase } from "@verity/postgres/testing"
+import { Effect } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as T from "./support/TestApi.ts"
 
 /** Polls the API gently while a projection catches up. */
@@ -20,8 +20,12 @@ forEachDatabase((target) => {
       Effect.gen(function*() {
         yield* T.deposit(yield* T.openAccount(), 10)
         const reply = yield* eventually("live projections", T.ops.get("/projections"), (r) =>
-          r.status === 200 && (r.body as Array<T.Json>).every((p) => p.state === "live"), poll)
-        const names = (reply.body as Array<T.Json>).map((p) => p.name)
+          r.status === 200 && (r.body as Array<T.Json>).every((p) =>
+            p.state === "live"
+          ), poll)
+        const names = (reply.body as Array<T.Json>).map((p) =>
+          p.name
+        )
         assert.includeMembers(names, ["account_summary", "transfer_process"])
         const summary = (reply.body as Array<T.Json>).find((p) => p.name === "account_summary")
         assert.strictEqual(summary.active.generation, 1)
@@ -36,7 +40,9 @@ forEachDatabase((target) => {
         assert.strictEqual(started.body.name, "account_summary")
         const generation = started.body.generation as number
         yield* eventually("the rebuilt generation", T.ops.get("/projections"), (r) =>
-          (r.body as Array<T.Json>).find((p) => p.name === "account_summary")?.active?.generation === generation, poll)
+          (r.body as Array<T.Json>).find((p) =>
+            p.name === "account_summary"
+          )?.active?.generation === generation, poll)
         T.isProblem(yield* T.ops.post("/projections/transfer_process/rebuild"), 409, "NotReplayable")
         T.isProblem(yield* T.ops.post("/projections/nope/rebuild"), 404)
       }))
@@ -80,8 +86,12 @@ forEachDatabase((target) => {
         const skipped = yield* T.ops.post("/projections/account_summary/rebuild?skipVerify=true")
         assert.strictEqual(skipped.status, 202)
         assert.strictEqual(skipped.body.generation, next + 1, "the refused generation is replaced")
-        yield* eventually("the unverified generation is active", T.ops.get("/projections"), (r) =>
-          summaryOf(r)?.active?.generation === next + 1, poll)
+        yield* eventually(
+          "the unverified generation is active",
+          T.ops.get("/projections"),
+          (r) => summaryOf(r)?.active?.generation === next + 1,
+          poll
+        )
       }))
 
     it.effect("a poison event parks its stream; operators see it and skip it", () =>

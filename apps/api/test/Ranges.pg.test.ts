@@ -5,8 +5,8 @@
  * routed to their handlers; only a segment no schema could accept is refused, with 400.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
 import { forEachDatabase } from "@verity/postgres/testing"
+import { Effect } from "effect"
 import * as T from "./support/TestApi.ts"
 
 /** A 400 problem whose validation errors name `field`. */

@@ -6,14 +6,14 @@
  * (exit code 0), starts it again and finds everything there, including the recorded idempotent response.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { MasterKeys } from "@verity/eventstore"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
+import { Effect } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { send } from "./support/TestApi.ts"
 import * as ServerProcess from "./support/ServerProcess.ts"
+import { send } from "./support/TestApi.ts"
 
 /** The scenario against a running server, then a restart and the checks after it. */
 const scenario = async (launch: () => Promise<ServerProcess.RunningServer>, tokenOf: (s: ServerProcess.RunningServer) => string) => {

@@ -65,102 +65,118 @@ describe("many processes on one embedded data folder", () => {
       assert.strictEqual(state.body.balance, traffic.successes(), "the rebuilt read model has every deposit")
     }), TIMEOUT)
 
-  it.live("a second API attaches; the first one out leaves the server running, the last one stops it", () =>
-    withFolder(async ({ dataDir }, servers) => {
-      const first = await start(servers, dataDir)
-      const second = await start(servers, dataDir)
-      const account = await Shared.openAccount(first)
-      const onFirst = Shared.load(first, account, { workers: 2 })
-      const onSecond = Shared.load(second, account, { workers: 2 })
-      await Shared.waitFor("deposits through both", () => onFirst.successes() >= 20 && onSecond.successes() >= 20)
-      assert.deepStrictEqual(notOk(await onSecond.stop()), [])
-      assert.strictEqual(await second.stop(), 0, second.output())
-      const seen = onFirst.successes()
-      await Shared.waitFor("deposits after the second API left", () => onFirst.successes() >= seen + 20)
-      assert.deepStrictEqual(notOk(await onFirst.stop()), [], "the first API kept answering 200")
-      assert.include(second.output(), "attached to the PostgreSQL already running")
-      const { pid } = await Shared.postmaster(dataDir)
-      assert.strictEqual(await first.stop(), 0, first.output())
-      await Shared.waitFor("the last one out stopped the server", () => !Shared.alive(pid))
-    }), TIMEOUT)
+  it.live(
+    "a second API attaches; the first one out leaves the server running, the last one stops it",
+    () =>
+      withFolder(async ({ dataDir }, servers) => {
+        const first = await start(servers, dataDir)
+        const second = await start(servers, dataDir)
+        const account = await Shared.openAccount(first)
+        const onFirst = Shared.load(first, account, { workers: 2 })
+        const onSecond = Shared.load(second, account, { workers: 2 })
+        await Shared.waitFor("deposits through both", () => onFirst.successes() >= 20 && onSecond.successes() >= 20)
+        assert.deepStrictEqual(notOk(await onSecond.stop()), [])
+        assert.strictEqual(await second.stop(), 0, second.output())
+        const seen = onFirst.successes()
+        await Shared.waitFor("deposits after the second API left", () => onFirst.successes() >= seen + 20)
+        assert.deepStrictEqual(notOk(await onFirst.stop()), [], "the first API kept answering 200")
+        assert.include(second.output(), "attached to the PostgreSQL already running")
+        const { pid } = await Shared.postmaster(dataDir)
+        assert.strictEqual(await first.stop(), 0, first.output())
+        await Shared.waitFor("the last one out stopped the server", () => !Shared.alive(pid))
+      }),
+    TIMEOUT
+  )
 
-  it.live("two APIs started at the same moment on an empty folder: one starts the server, the other attaches", () =>
-    withFolder(async ({ dataDir }, servers) => {
-      const both = await Promise.all([start(servers, dataDir), start(servers, dataDir)])
-      const attached = both.filter((server) => server.output().includes("attached to the PostgreSQL already running"))
-      assert.strictEqual(attached.length, 1, both.map((server) => server.output()).join("\n---\n"))
-      const account = await Shared.openAccount(both[0])
-      const loads = both.map((server) => Shared.load(server, account, { workers: 2 }))
-      await Shared.waitFor("deposits through both", () => loads.every((l) => l.successes() >= 20))
-      for (const l of loads) assert.deepStrictEqual(notOk(await l.stop()), [])
-    }), TIMEOUT)
+  it.live(
+    "two APIs started at the same moment on an empty folder: one starts the server, the other attaches",
+    () =>
+      withFolder(async ({ dataDir }, servers) => {
+        const both = await Promise.all([start(servers, dataDir), start(servers, dataDir)])
+        const attached = both.filter((server) => server.output().includes("attached to the PostgreSQL already running"))
+        assert.strictEqual(attached.length, 1, both.map((server) => server.output()).join("\n---\n"))
+        const account = await Shared.openAccount(both[0])
+        const loads = both.map((server) => Shared.load(server, account, { workers: 2 }))
+        await Shared.waitFor("deposits through both", () => loads.every((l) => l.successes() >= 20))
+        for (const l of loads) assert.deepStrictEqual(notOk(await l.stop()), [])
+      }),
+    TIMEOUT
+  )
 
-  it.live("kill -9 of the process that started the server: the other keeps serving, and restarts it when it dies", () =>
-    withFolder(async ({ dataDir }, servers) => {
-      const starter = await start(servers, dataDir)
-      const other = await start(servers, dataDir)
-      const account = await Shared.openAccount(other)
-      const traffic = Shared.load(other, account, { workers: 2 })
-      await Shared.waitFor("deposits", () => traffic.successes() >= 20)
-      starter.kill("SIGKILL")
-      assert.strictEqual(await starter.exited, "SIGKILL")
-      const seen = traffic.successes()
-      await Shared.waitFor("deposits after the starter died", () => traffic.successes() >= seen + 20)
-      assert.deepStrictEqual(notOk(traffic.statuses), [], "the survivor kept answering 200")
-      const before = await Shared.postmaster(dataDir)
-      process.kill(before.pid, "SIGKILL")
-      await Shared.waitFor("the survivor restarted the server", async () => {
-        const now = await Shared.postmaster(dataDir).catch(() => undefined)
-        return now !== undefined && now.pid !== before.pid && Shared.alive(now.pid)
-      })
-      const recovered = traffic.successes()
-      await Shared.waitFor("deposits after the restart", () => traffic.successes() >= recovered + 20)
-      await traffic.stop()
-      assert.strictEqual((await Shared.postmaster(dataDir)).port, before.port, "restarted on the same port")
-      const state = await Shared.client(other)("GET", `/accounts/${account}?waitForPosition=${traffic.lastPosition()}`)
-      assert.strictEqual(state.status, 200, state.text)
-      const { pid } = await Shared.postmaster(dataDir)
-      assert.strictEqual(await other.stop(), 0, other.output())
-      await Shared.waitFor("the last one out stopped the server", () => !Shared.alive(pid))
-    }), TIMEOUT)
+  it.live(
+    "kill -9 of the process that started the server: the other keeps serving, and restarts it when it dies",
+    () =>
+      withFolder(async ({ dataDir }, servers) => {
+        const starter = await start(servers, dataDir)
+        const other = await start(servers, dataDir)
+        const account = await Shared.openAccount(other)
+        const traffic = Shared.load(other, account, { workers: 2 })
+        await Shared.waitFor("deposits", () => traffic.successes() >= 20)
+        starter.kill("SIGKILL")
+        assert.strictEqual(await starter.exited, "SIGKILL")
+        const seen = traffic.successes()
+        await Shared.waitFor("deposits after the starter died", () => traffic.successes() >= seen + 20)
+        assert.deepStrictEqual(notOk(traffic.statuses), [], "the survivor kept answering 200")
+        const before = await Shared.postmaster(dataDir)
+        process.kill(before.pid, "SIGKILL")
+        await Shared.waitFor("the survivor restarted the server", async () => {
+          const now = await Shared.postmaster(dataDir).catch(() => undefined)
+          return now !== undefined && now.pid !== before.pid && Shared.alive(now.pid)
+        })
+        const recovered = traffic.successes()
+        await Shared.waitFor("deposits after the restart", () => traffic.successes() >= recovered + 20)
+        await traffic.stop()
+        assert.strictEqual((await Shared.postmaster(dataDir)).port, before.port, "restarted on the same port")
+        const state = await Shared.client(other)("GET", `/accounts/${account}?waitForPosition=${traffic.lastPosition()}`)
+        assert.strictEqual(state.status, 200, state.text)
+        const { pid } = await Shared.postmaster(dataDir)
+        assert.strictEqual(await other.stop(), 0, other.output())
+        await Shared.waitFor("the last one out stopped the server", () => !Shared.alive(pid))
+      }),
+    TIMEOUT
+  )
 })
 
 describe("the database goes away", () => {
-  it.live("kill -9 of the postmaster under load: /ready says why, then the server is back and requests succeed", () =>
-    withFolder(async ({ dataDir }, servers) => {
-      const api = await start(servers, dataDir)
-      const account = await Shared.openAccount(api)
-      const traffic = Shared.load(api, account)
-      await Shared.waitFor("deposits", () => traffic.successes() >= 20)
-      const before = await Shared.postmaster(dataDir)
-      // Hold the start lock, as a process restarting the server would: the outage lasts until we let go.
-      await Fs.writeFile(`${dataDir}.lock`, `${process.pid}\ntest\n`)
-      process.kill(before.pid, "SIGKILL")
-      let ready = await Shared.client(api)("GET", "/ready")
-      await Shared.waitFor("/ready reports the outage", async () => {
-        ready = await Shared.client(api)("GET", "/ready")
-        return ready.status === 503 && String(ready.body.detail).includes("is not running")
-      })
-      assert.isFalse(ready.body.checks.database)
-      assert.include(ready.body.detail, "restarting it")
-      const health = await Shared.client(api)("GET", "/health")
-      assert.strictEqual(health.status, 200, "it can still recover: alive")
-      assert.include(health.body.database, "is not running")
-      await Fs.rm(`${dataDir}.lock`)
-      await Shared.waitFor("/ready again", async () => (await Shared.client(api)("GET", "/ready")).status === 200)
-      const recovered = traffic.successes()
-      await Shared.waitFor("deposits after the restart", () => traffic.successes() >= recovered + 40)
-      const statuses = await traffic.stop()
-      assert.deepStrictEqual(statuses.slice(-20), Array(20).fill(200), "requests succeed again")
-      const after = await Shared.postmaster(dataDir)
-      assert.notStrictEqual(after.pid, before.pid)
-      assert.strictEqual(after.port, before.port, "restarted on the same port")
-      // Projections resumed from their checkpoints: the read model reaches the last acknowledged deposit.
-      const state = await Shared.client(api)("GET", `/accounts/${account}?waitForPosition=${traffic.lastPosition()}`)
-      assert.strictEqual(state.status, 200, state.text)
-      assert.isAtLeast(state.body.balance, traffic.successes(), "every acknowledged deposit is in the read model")
-      assert.strictEqual(await api.stop(), 0, api.output())
-    }), TIMEOUT)
+  it.live(
+    "kill -9 of the postmaster under load: /ready says why, then the server is back and requests succeed",
+    () =>
+      withFolder(async ({ dataDir }, servers) => {
+        const api = await start(servers, dataDir)
+        const account = await Shared.openAccount(api)
+        const traffic = Shared.load(api, account)
+        await Shared.waitFor("deposits", () => traffic.successes() >= 20)
+        const before = await Shared.postmaster(dataDir)
+        // Hold the start lock, as a process restarting the server would: the outage lasts until we let go.
+        await Fs.writeFile(`${dataDir}.lock`, `${process.pid}\ntest\n`)
+        process.kill(before.pid, "SIGKILL")
+        let ready = await Shared.client(api)("GET", "/ready")
+        await Shared.waitFor("/ready reports the outage", async () => {
+          ready = await Shared.client(api)("GET", "/ready")
+          return ready.status === 503 && String(ready.body.detail).includes("is not running")
+        })
+        assert.isFalse(ready.body.checks.database)
+        assert.include(ready.body.detail, "restarting it")
+        const health = await Shared.client(api)("GET", "/health")
+        assert.strictEqual(health.status, 200, "it can still recover: alive")
+        assert.include(health.body.database, "is not running")
+        await Fs.rm(`${dataDir}.lock`)
+        await Shared.waitFor("/ready again", async () => (await Shared.client(api)("GET", "/ready")).status === 200)
+        const recovered = traffic.successes()
+        await Shared.waitFor("deposits after the restart", () => traffic.successes() >= recovered + 40)
+        const statuses = await traffic.stop()
+        assert.deepStrictEqual(statuses.slice(-20), Array(20).fill(200), "requests succeed again")
+        const after = await Shared.postmaster(dataDir)
+        assert.notStrictEqual(after.pid, before.pid)
+        assert.strictEqual(after.port, before.port, "restarted on the same port")
+        // Projections resumed from their checkpoints: the read model reaches the last acknowledged deposit.
+        const state = await Shared.client(api)("GET", `/accounts/${account}?waitForPosition=${traffic.lastPosition()}`)
+        assert.strictEqual(state.status, 200, state.text)
+        assert.isAtLeast(state.body.balance, traffic.successes(), "every acknowledged deposit is in the read model")
+        assert.strictEqual(await api.stop(), 0, api.output())
+      }),
+    TIMEOUT
+  )
 
   it.live("pg_terminate_backend of every API connection: the API recovers by itself", () =>
     withFolder(async ({ dataDir }, servers) => {
@@ -194,25 +210,29 @@ describe("the database goes away", () => {
       await Shared.waitFor("the projection locks are held again", async () => (await Shared.onServer(dataDir, projectionLocks)) === locks)
     }), TIMEOUT)
 
-  it.live("a data folder that is gone cannot be recovered: the API and replayer follow exit non-zero", () =>
-    withFolder(async ({ dataDir }, servers) => {
-      const api = await start(servers, dataDir)
-      const follow = Shared.replayer(["follow", "--status-every", "0"], dataDir)
-      await Shared.waitFor("follow runs", () => follow.output().includes("following"))
-      const { pid } = await Shared.postmaster(dataDir)
-      await Fs.rm(dataDir, { recursive: true, force: true })
-      process.kill(pid, "SIGKILL")
-      const code = await Promise.race([
-        api.exited,
-        new Promise<string>((resolve) => setTimeout(() => resolve("still running"), 90_000))
-      ])
-      assert.strictEqual(code, 1, api.output())
-      assert.include(api.output(), "cannot be recovered")
-      const followed = await Promise.race([
-        follow.exited,
-        new Promise<Shared.ReplayerRun>((resolve) => setTimeout(() => resolve({ code: "still running", output: follow.output() }), 30_000))
-      ])
-      if (followed.code === "still running") follow.child.kill("SIGKILL")
-      assert.strictEqual(followed.code, 1, followed.output)
-    }), TIMEOUT)
+  it.live(
+    "a data folder that is gone cannot be recovered: the API and replayer follow exit non-zero",
+    () =>
+      withFolder(async ({ dataDir }, servers) => {
+        const api = await start(servers, dataDir)
+        const follow = Shared.replayer(["follow", "--status-every", "0"], dataDir)
+        await Shared.waitFor("follow runs", () => follow.output().includes("following"))
+        const { pid } = await Shared.postmaster(dataDir)
+        await Fs.rm(dataDir, { recursive: true, force: true })
+        process.kill(pid, "SIGKILL")
+        const code = await Promise.race([
+          api.exited,
+          new Promise<string>((resolve) => setTimeout(() => resolve("still running"), 90_000))
+        ])
+        assert.strictEqual(code, 1, api.output())
+        assert.include(api.output(), "cannot be recovered")
+        const followed = await Promise.race([
+          follow.exited,
+          new Promise<Shared.ReplayerRun>((resolve) => setTimeout(() => resolve({ code: "still running", output: follow.output() }), 30_000))
+        ])
+        if (followed.code === "still running") follow.child.kill("SIGKILL")
+        assert.strictEqual(followed.code, 1, followed.output)
+      }),
+    TIMEOUT
+  )
 })

@@ -6,9 +6,9 @@
  * database (every generation of every read model, the retired one included) holds none of the holder's data.
  */
 import { assert, layer } from "@effect/vitest"
+import { forEachDatabase, fullDump } from "@verity/postgres/testing"
 import { Effect, Option, Schedule } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { forEachDatabase, fullDump } from "@verity/postgres/testing"
 import * as T from "./support/TestApi.ts"
 
 const NAME = "Erika Mustermann"
@@ -96,7 +96,9 @@ forEachDatabase((target) => {
           Effect.timeoutOption("30 seconds")
         )
         assert.isTrue(Option.isSome(dump), "a full dump still holds the holder's name or email")
-        if (Option.isSome(dump)) assert.include(dump.value.text, `account_summary_g${started.body.generation - 1}`, "the dump covers the retired generation")
+        if (Option.isSome(dump)) {
+          assert.include(dump.value.text, `account_summary_g${started.body.generation - 1}`, "the dump covers the retired generation")
+        }
       }))
 
     it.effect("forget validates its input and needs admin", () =>

@@ -3,8 +3,8 @@
  * (every endpoint present, bearer security declared) and the self-contained docs UI (no CDN).
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
 import { forEachDatabase } from "@verity/postgres/testing"
+import { Effect } from "effect"
 import * as T from "./support/TestApi.ts"
 
 const endpoints = [

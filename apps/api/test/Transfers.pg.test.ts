@@ -4,8 +4,8 @@
  * the transfer's state folded from its stream.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
 import { forEachDatabase } from "@verity/postgres/testing"
+import { Effect } from "effect"
 import * as T from "./support/TestApi.ts"
 
 const unknownId = "00000000-0000-4000-8000-000000000000"
@@ -34,7 +34,7 @@ forEachDatabase((target) => {
         assert.strictEqual(accepted.status, 202)
         const transferId = accepted.body.transferId
         assert.strictEqual(accepted.body.version, 1)
-        assert.strictEqual(accepted.headers.get("etag"), '"1"')
+        assert.strictEqual(accepted.headers.get("etag"), "\"1\"")
         assert.strictEqual(accepted.headers.get("location"), `/transfers/${transferId}`)
         const done = yield* settled(transferId)
         assert.strictEqual(done.body.state.status, "Completed")

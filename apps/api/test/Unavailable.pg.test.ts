@@ -4,9 +4,9 @@
  * store is made to fail through a decorator the test switches on and off.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
 import { EventStore, StoreUnavailable } from "@verity/eventstore"
 import { forEachDatabase } from "@verity/postgres/testing"
+import { Effect, Layer } from "effect"
 import * as T from "./support/TestApi.ts"
 
 let down = false

@@ -5,13 +5,13 @@
  * then the checks. Everything it started is stopped when it returns; the folder (database, process logs)
  * is deleted unless the run failed or `keep` is set. The report's `passed` says whether every check held.
  */
+import { MasterKeys } from "@verity/eventstore"
+import { EmbeddedPostgres } from "@verity/postgres"
 import { Effect, Fiber, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { MasterKeys } from "@verity/eventstore"
-import { EmbeddedPostgres } from "@verity/postgres"
 import * as Checks from "./Checks.ts"
 import * as Database from "./Database.ts"
 import * as Faults from "./Faults.ts"

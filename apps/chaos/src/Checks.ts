@@ -15,17 +15,19 @@
  * - read models verify: `replayer verify <name>` finds each read model identical to its events.
  */
 import { PgClient } from "@effect/sql-pg"
+import { LedgerReadModels, LedgerTransferProcess } from "@verity/ledger"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { spawn } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { LedgerReadModels, LedgerTransferProcess } from "@verity/ledger"
-import type { CommandKind, LoadResult, Outcome } from "./Load.ts"
 import type { FaultRecord } from "./Faults.ts"
+import type { CommandKind, LoadResult, Outcome } from "./Load.ts"
 
 /** The checks could not run (the database could not be read): the run fails with this. */
-export class ChecksUnavailable extends Schema.TaggedError<ChecksUnavailable>()("ChecksUnavailable", { message: Schema.String, cause: Schema.optional(Schema.Defect()) }) {}
+export class ChecksUnavailable
+  extends Schema.TaggedError<ChecksUnavailable>()("ChecksUnavailable", { message: Schema.String, cause: Schema.optional(Schema.Defect()) })
+{}
 
 export interface Check {
   readonly name: string
@@ -112,7 +114,11 @@ const stuck = (statuses: Status) => [
 ]
 
 const renderStatus = (statuses: Status) =>
-  statuses.map((s) => `${s.name}: ${s.state}, lag ${s.active?.lagEvents ?? "-"}, parked ${s.parkedStreams}${s.active?.lastError ? `, last error ${s.active.lastError}` : ""}`).join("; ")
+  statuses.map((s) =>
+    `${s.name}: ${s.state}, lag ${s.active?.lagEvents ?? "-"}, parked ${s.parkedStreams}${
+      s.active?.lastError ? `, last error ${s.active.lastError}` : ""
+    }`
+  ).join("; ")
 
 /** Polls `replayer status --json` until nothing is behind or parked; the last status and how long it took. */
 const catchUp = (options: CheckOptions) =>
@@ -139,7 +145,10 @@ const balanceOf = (apiUrls: ReadonlyArray<string>, token: string, accountId: str
   Effect.promise(async () => {
     for (const apiUrl of apiUrls) {
       try {
-        const response = await fetch(`${apiUrl}/accounts/${accountId}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) })
+        const response = await fetch(`${apiUrl}/accounts/${accountId}`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(10_000)
+        })
         const body: unknown = await response.json()
         const balance: unknown = typeof body === "object" && body !== null ? Reflect.get(body, "balance") : undefined
         if (response.status === 200 && typeof balance === "number") return balance
@@ -154,20 +163,19 @@ const sum = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0)
 
 const applied = (outcome: Outcome) => outcome.status !== undefined && outcome.status < 300
 
-const checksOnEvents =
-  Effect.gen(function*() {
-    const sql = yield* SqlClient
-    const keyed = yield* sql<{ readonly key: string; readonly type: string; readonly n: number }>`
+const checksOnEvents = Effect.gen(function*() {
+  const sql = yield* SqlClient
+  const keyed = yield* sql<{ readonly key: string; readonly type: string; readonly n: number }>`
       SELECT metadata->>'idempotencyKey' AS key, type, count(*)::int AS n
       FROM verity.events WHERE metadata ? 'idempotencyKey' GROUP BY 1, 2`
-    const steps = yield* sql<{ readonly transfer_id: string; readonly type: string; readonly n: number }>`
+  const steps = yield* sql<{ readonly transfer_id: string; readonly type: string; readonly n: number }>`
       SELECT data->>'transferId' AS transfer_id, type, count(*)::int AS n FROM verity.events
       WHERE category = 'account' AND type IN ('MoneyDebitedForTransfer', 'MoneyCreditedForTransfer', 'MoneyRefundedForTransfer', 'TransferDebitSettled')
       GROUP BY 1, 2 HAVING count(*) > 1`
-    const lastOfTransfers = yield* sql<{ readonly stream_id: string; readonly type: string }>`
+  const lastOfTransfers = yield* sql<{ readonly stream_id: string; readonly type: string }>`
       SELECT DISTINCT ON (stream_id) stream_id, type FROM verity.events WHERE category = 'transfer'
       ORDER BY stream_id, version DESC`
-    const [money] = yield* sql<{ readonly balance: string; readonly events: number }>`
+  const [money] = yield* sql<{ readonly balance: string; readonly events: number }>`
       SELECT coalesce(sum(CASE type
         WHEN 'MoneyDeposited' THEN (data->>'amount')::numeric
         WHEN 'MoneyCreditedForTransfer' THEN (data->>'amount')::numeric
@@ -177,8 +185,8 @@ const checksOnEvents =
         ELSE 0 END) FILTER (WHERE category = 'account'), 0)::text AS balance,
         count(*)::int AS events
       FROM verity.events`
-    return { keyed, steps, lastOfTransfers, balance: Number(money?.balance ?? "0"), events: money?.events ?? 0 }
-  })
+  return { keyed, steps, lastOfTransfers, balance: Number(money?.balance ?? "0"), events: money?.events ?? 0 }
+})
 
 export const run = (options: CheckOptions): Effect.Effect<{ readonly checks: ReadonlyArray<Check>; readonly figures: Figures }, ChecksUnavailable> =>
   Effect.gen(function*() {
@@ -187,20 +195,34 @@ export const run = (options: CheckOptions): Effect.Effect<{ readonly checks: Rea
     const { outcomes, traffic } = options.load
 
     const notRecovered = options.faults.filter((f) => f.recoveredMs === undefined)
-    check("recovered", notRecovered.length === 0,
-      notRecovered.length === 0 ? `all ${options.faults.length} faults` : notRecovered.map((f) => `${f.fault._tag} at ${f.atMs} ms: ${f.detail}`).join("; "))
-    check("never 500", traffic.status500 === 0 && traffic.otherStatus5xx === 0 && traffic.status503WithoutRetryAfter === 0,
+    check(
+      "recovered",
+      notRecovered.length === 0,
+      notRecovered.length === 0
+        ? `all ${options.faults.length} faults`
+        : notRecovered.map((f) => `${f.fault._tag} at ${f.atMs} ms: ${f.detail}`).join("; ")
+    )
+    check(
+      "never 500",
+      traffic.status500 === 0 && traffic.otherStatus5xx === 0 && traffic.status503WithoutRetryAfter === 0,
       `${traffic.status500} x 500, ${traffic.otherStatus5xx} x other 5xx, ${traffic.status503WithoutRetryAfter} of ${traffic.status503} x 503 without Retry-After ` +
-        "(an outage must answer 503 with Retry-After)")
-    check("answered", traffic.unanswered === 0 && outcomes.length > 0,
-      `${outcomes.length - traffic.unanswered} of ${outcomes.length} commands got a definitive answer`)
+        "(an outage must answer 503 with Retry-After)"
+    )
+    check(
+      "answered",
+      traffic.unanswered === 0 && outcomes.length > 0,
+      `${outcomes.length - traffic.unanswered} of ${outcomes.length} commands got a definitive answer`
+    )
 
     // The process manager works off the load's events: wait for it (and the read models) first.
     const caught = yield* catchUp(options)
-    check("caught up", caught.caughtUp,
+    check(
+      "caught up",
+      caught.caughtUp,
       caught.caughtUp
         ? `${caught.last.map((s) => s.name).join(", ")} live at the head, nothing parked, ${caught.ms} ms after the load`
-        : `after ${caught.ms} ms, behind: ${stuck(caught.last).join(", ")}; ${renderStatus(caught.last)} ${caught.error}`)
+        : `after ${caught.ms} ms, behind: ${stuck(caught.last).join(", ")}; ${renderStatus(caught.last)} ${caught.error}`
+    )
 
     const db = yield* checksOnEvents.pipe(
       Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(options.databaseUrl), maxConnections: 2 }))),
@@ -215,40 +237,66 @@ export const run = (options: CheckOptions): Effect.Effect<{ readonly checks: Rea
     for (const outcome of outcomes) {
       const n = counted.get(`${outcome.command.key}/${PRIMARY_EVENT[outcome.command.kind]}`) ?? 0
       const expected = outcome.status === undefined ? (n <= 1) : applied(outcome) ? n === 1 : n === 0
-      if (!expected) wrong.push(`${outcome.command.kind} ${outcome.command.key} answered ${outcome.status ?? "never"}: ${n} ${PRIMARY_EVENT[outcome.command.kind]} events`)
+      if (!expected) {
+        wrong.push(
+          `${outcome.command.kind} ${outcome.command.key} answered ${outcome.status ?? "never"}: ${n} ${PRIMARY_EVENT[outcome.command.kind]} events`
+        )
+      }
     }
     const strangers = db.keyed.filter((row) => !sent.has(row.key))
     for (const row of strangers) wrong.push(`${row.n} ${row.type} events carry key ${row.key}, which no client sent`)
-    check("exactly once", wrong.length === 0,
-      wrong.length === 0 ? `${outcomes.filter(applied).length} acknowledged commands, one event each; ${traffic.rejected} rejected ones, none` : wrong.slice(0, 10).join("; "))
+    check(
+      "exactly once",
+      wrong.length === 0,
+      wrong.length === 0
+        ? `${outcomes.filter(applied).length} acknowledged commands, one event each; ${traffic.rejected} rejected ones, none`
+        : wrong.slice(0, 10).join("; ")
+    )
 
-    check("transfer steps once", db.steps.length === 0,
-      db.steps.length === 0 ? "no transfer debited, credited, refunded or settled twice" : db.steps.slice(0, 10).map((s) => `${s.transfer_id}: ${s.n} ${s.type}`).join("; "))
+    check(
+      "transfer steps once",
+      db.steps.length === 0,
+      db.steps.length === 0
+        ? "no transfer debited, credited, refunded or settled twice"
+        : db.steps.slice(0, 10).map((s) => `${s.transfer_id}: ${s.n} ${s.type}`).join("; ")
+    )
 
     const acknowledgedTransfers = outcomes.filter((o) => o.command.kind === "transfer" && applied(o)).length
     const open = db.lastOfTransfers.filter((t) => !TERMINAL.has(t.type))
-    check("transfers terminal", open.length === 0 && db.lastOfTransfers.length >= acknowledgedTransfers,
+    check(
+      "transfers terminal",
+      open.length === 0 && db.lastOfTransfers.length >= acknowledgedTransfers,
       open.length === 0
         ? `${db.lastOfTransfers.length} transfers (${acknowledgedTransfers} acknowledged), all completed or failed`
-        : `${open.length} of ${db.lastOfTransfers.length} not terminal: ${open.slice(0, 5).map((t) => `${t.stream_id} at ${t.type}`).join("; ")}`)
+        : `${open.length} of ${db.lastOfTransfers.length} not terminal: ${open.slice(0, 5).map((t) => `${t.stream_id} at ${t.type}`).join("; ")}`
+    )
 
     const deposited = sum(outcomes.filter((o) => o.command.kind === "deposit" && applied(o)).map((o) => o.command.amount))
     const withdrawn = sum(outcomes.filter((o) => o.command.kind === "withdrawal" && applied(o)).map((o) => o.command.amount))
     const balances = yield* Effect.forEach(options.load.accounts, (id) => balanceOf(options.apiUrls, options.token, id), { concurrency: 4 })
     const served = balances.filter((b): b is number => b !== undefined)
     const balanceFromApi = sum(served)
-    check("money conserved",
+    check(
+      "money conserved",
       db.balance === deposited - withdrawn && balanceFromApi === db.balance && served.length === options.load.accounts.length,
       `deposits ${deposited} - withdrawals ${withdrawn} = ${deposited - withdrawn}; balances from the events ${db.balance}, ` +
-        `served by the API ${balanceFromApi} (${served.length} of ${options.load.accounts.length} accounts)`)
+        `served by the API ${balanceFromApi} (${served.length} of ${options.load.accounts.length} accounts)`
+    )
 
-    const verified = yield* Effect.forEach(LedgerReadModels.all, (projection) =>
-      Effect.map(replayer(options, ["verify", projection.name]), (out) => ({ name: projection.name, out })))
+    const verified = yield* Effect.forEach(
+      LedgerReadModels.all,
+      (projection) => Effect.map(replayer(options, ["verify", projection.name]), (out) => ({ name: projection.name, out }))
+    )
     const differing = verified.filter((v) => v.out.code !== 0)
-    check("read models verify", differing.length === 0,
+    check(
+      "read models verify",
+      differing.length === 0,
       differing.length === 0
         ? `${verified.map((v) => v.name).join(", ")}: identical to the events`
-        : differing.map((v) => `${v.name} (exit ${v.out.code}): ${(v.out.stdout + v.out.stderr).trim().split("\n").slice(0, 6).join(" | ")}`).join("; "))
+        : differing.map((v) => `${v.name} (exit ${v.out.code}): ${(v.out.stdout + v.out.stderr).trim().split("\n").slice(0, 6).join(" | ")}`).join(
+          "; "
+        )
+    )
 
     return {
       checks,

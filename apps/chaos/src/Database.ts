@@ -7,13 +7,15 @@
  * The last life is stopped, and the folder deleted, when the caller's scope closes.
  */
 import { PgClient } from "@effect/sql-pg"
+import { EmbeddedPostgres } from "@verity/postgres"
 import { Effect, Exit, Layer, Redacted, Schedule, Schema, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { EmbeddedPostgres } from "@verity/postgres"
 
-export class DatabaseFault extends Schema.TaggedError<DatabaseFault>()("DatabaseFault", { message: Schema.String, cause: Schema.optional(Schema.Defect()) }) {}
+export class DatabaseFault
+  extends Schema.TaggedError<DatabaseFault>()("DatabaseFault", { message: Schema.String, cause: Schema.optional(Schema.Defect()) })
+{}
 
 export interface ChaosDatabase {
   readonly url: string
@@ -90,22 +92,25 @@ export const make = (root: string): Effect.Effect<ChaosDatabase, DatabaseFault, 
       Effect.withSpan("ChaosDatabase.restart")
     )
 
-    const terminateBackends = Effect.suspend(() => Effect.gen(function*() {
-      const sql = yield* SqlClient
-      // In the select list, not the WHERE clause: PostgreSQL may evaluate the conditions of a WHERE in any
-      // order, and would then end this very connection too.
-      const rows = yield* sql<{ readonly ended: boolean }>`
+    const terminateBackends = Effect.suspend(() =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        // In the select list, not the WHERE clause: PostgreSQL may evaluate the conditions of a WHERE in any
+        // order, and would then end this very connection too.
+        const rows = yield* sql<{ readonly ended: boolean }>`
         SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`
-      return rows.filter((r) => r.ended).length
-    })).pipe(
+        return rows.filter((r) => r.ended).length
+      })
+    ).pipe(
       Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))),
       Effect.mapError((cause) => new DatabaseFault({ message: "could not terminate the backends", cause }))
     )
 
-    const activity = Effect.suspend(() => Effect.gen(function*() {
-      const sql = yield* SqlClient
-      const rows = yield* sql<{ readonly line: string }>`
+    const activity = Effect.suspend(() =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const rows = yield* sql<{ readonly line: string }>`
         SELECT format('pid %s %s %s%s, transaction %s s, waiting %s s: %s', pid, application_name, state,
           coalesce(' on ' || wait_event_type || '/' || wait_event, ''),
           coalesce(round(extract(epoch FROM now() - xact_start))::text, '-'),
@@ -114,8 +119,9 @@ export const make = (root: string): Effect.Effect<ChaosDatabase, DatabaseFault, 
         FROM pg_stat_activity
         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
         ORDER BY xact_start`
-      return rows.map((r) => r.line)
-    })).pipe(
+        return rows.map((r) => r.line)
+      })
+    ).pipe(
       Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))),
       Effect.mapError((cause) => new DatabaseFault({ message: "could not read pg_stat_activity", cause }))
     )

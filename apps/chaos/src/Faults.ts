@@ -59,9 +59,9 @@ export const describe = (fault: Fault): string =>
 export const counts = (all: ReadonlyArray<FaultRecord>): FaultCounts => {
   const records = all.filter((r) => r.injected)
   return {
-  apiKills: records.filter((r) => r.fault._tag === "KillApi").length,
-  workerKills: records.filter((r) => r.fault._tag === "KillWorker").length,
-  databaseRestarts: records.filter((r) => r.fault._tag === "RestartDatabase").length,
+    apiKills: records.filter((r) => r.fault._tag === "KillApi").length,
+    workerKills: records.filter((r) => r.fault._tag === "KillWorker").length,
+    databaseRestarts: records.filter((r) => r.fault._tag === "RestartDatabase").length,
     connectionTerminations: records.filter((r) => r.fault._tag === "TerminateConnections").length
   }
 }
@@ -146,38 +146,41 @@ const recovery = (options: InjectorOptions, since: number) =>
 
 /** Applies the schedule in order; returns what happened to each fault that was started. */
 export const run = (options: InjectorOptions): Effect.Effect<ReadonlyArray<FaultRecord>> =>
-  Effect.map(Effect.forEach(options.schedule, (scheduled) =>
-    Effect.gen(function*() {
-      if (options.skipAfter !== undefined && Date.now() > options.skipAfter) return undefined
-      const wait = options.startedAt + scheduled.atMs - Date.now()
-      if (wait > 0) yield* Effect.sleep(wait)
-      const at = Date.now()
-      const atMs = at - options.startedAt
-      const injected = yield* Effect.result(inject(options, scheduled.fault))
-      if (injected._tag === "Failure") {
-        options.progress(`${(atMs / 1000).toFixed(1)}s ${describe(scheduled.fault)} FAILED: ${injected.failure.message}`)
-        return { fault: scheduled.fault, atMs, injected: false, recoveredMs: undefined, detail: `not injected: ${injected.failure.message}` }
-      }
-      // Recovery counts from the end of the fault (a restarted database is back): commands acknowledged
-      // while it was being applied prove nothing.
-      const recovered = yield* Effect.result(recovery(options, Date.now()))
-      const recoveredMs = recovered._tag === "Success" ? recovered.success : undefined
-      if (recovered._tag === "Failure") {
-        // What held things up: the open transactions, with what they wait on.
-        const activity = yield* Effect.result(options.database.activity)
-        const lines = activity._tag === "Success" ? activity.success : [activity.failure.message]
-        options.progress(`not recovered (${recovered.failure.message}); open transactions:\n  ${lines.join("\n  ") || "none"}`)
-        return {
-          fault: scheduled.fault,
-          atMs,
-          injected: true,
-          recoveredMs,
-          detail: `${injected.success}; ${recovered.failure.message}; open transactions: ${lines.slice(0, 8).join(" | ") || "none"}`
-        } satisfies FaultRecord
-      }
-      options.progress(
-        `${(atMs / 1000).toFixed(1)}s ${describe(scheduled.fault)} (${injected.success}): ` +
-          (recoveredMs === undefined ? `NOT recovered within ${options.recoveryLimitMs} ms` : `recovered in ${recoveredMs} ms`)
-      )
-      return { fault: scheduled.fault, atMs, injected: true, recoveredMs, detail: injected.success } satisfies FaultRecord
-    })), (records) => records.filter((r) => r !== undefined))
+  Effect.map(
+    Effect.forEach(options.schedule, (scheduled) =>
+      Effect.gen(function*() {
+        if (options.skipAfter !== undefined && Date.now() > options.skipAfter) return undefined
+        const wait = options.startedAt + scheduled.atMs - Date.now()
+        if (wait > 0) yield* Effect.sleep(wait)
+        const at = Date.now()
+        const atMs = at - options.startedAt
+        const injected = yield* Effect.result(inject(options, scheduled.fault))
+        if (injected._tag === "Failure") {
+          options.progress(`${(atMs / 1000).toFixed(1)}s ${describe(scheduled.fault)} FAILED: ${injected.failure.message}`)
+          return { fault: scheduled.fault, atMs, injected: false, recoveredMs: undefined, detail: `not injected: ${injected.failure.message}` }
+        }
+        // Recovery counts from the end of the fault (a restarted database is back): commands acknowledged
+        // while it was being applied prove nothing.
+        const recovered = yield* Effect.result(recovery(options, Date.now()))
+        const recoveredMs = recovered._tag === "Success" ? recovered.success : undefined
+        if (recovered._tag === "Failure") {
+          // What held things up: the open transactions, with what they wait on.
+          const activity = yield* Effect.result(options.database.activity)
+          const lines = activity._tag === "Success" ? activity.success : [activity.failure.message]
+          options.progress(`not recovered (${recovered.failure.message}); open transactions:\n  ${lines.join("\n  ") || "none"}`)
+          return {
+            fault: scheduled.fault,
+            atMs,
+            injected: true,
+            recoveredMs,
+            detail: `${injected.success}; ${recovered.failure.message}; open transactions: ${lines.slice(0, 8).join(" | ") || "none"}`
+          } satisfies FaultRecord
+        }
+        options.progress(
+          `${(atMs / 1000).toFixed(1)}s ${describe(scheduled.fault)} (${injected.success}): ` +
+            (recoveredMs === undefined ? `NOT recovered within ${options.recoveryLimitMs} ms` : `recovered in ${recoveredMs} ms`)
+        )
+        return { fault: scheduled.fault, atMs, injected: true, recoveredMs, detail: injected.success } satisfies FaultRecord
+      })),
+    (records) => records.filter((r) => r !== undefined)
+  )

@@ -128,7 +128,11 @@ const attempt = (url: string, token: string, command: Command, abandonAfterMs: n
       } catch {
         // not JSON (a proxy page, an empty body): kept as text
       }
-      return { _tag: "Answer", status: response.status, body, replayed: response.headers.get("idempotent-replayed") === "true",
+      return {
+        _tag: "Answer",
+        status: response.status,
+        body,
+        replayed: response.headers.get("idempotent-replayed") === "true",
         retryAfter: response.headers.get("retry-after")
       }
     } catch (error) {
@@ -162,8 +166,7 @@ const send = (options: LoadOptions, traffic: Traffic, command: Command, offset: 
         if (status === 503) {
           traffic.status503++
           if (result.retryAfter === null) traffic.status503WithoutRetryAfter++
-        }
-        else if (status === 500) traffic.status500++
+        } else if (status === 500) traffic.status500++
         else if (status > 500) traffic.otherStatus5xx++
         else if (status === 409 && problemTitle(result.body) === "IdempotencyKeyInUse") traffic.keyInUse++
         else {

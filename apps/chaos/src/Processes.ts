@@ -6,12 +6,12 @@
  * kill counted hit a live process. Output goes to one log file per process in the run's folder. When the
  * scope closes every process gets SIGTERM (SIGKILL after 15 s).
  */
+import { Effect, Schema, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream, type WriteStream } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Schema, type Scope } from "effect"
 
 export type Kind = "api" | "worker"
 
@@ -195,7 +195,10 @@ export const make = (options: ProcessesOptions): Effect.Effect<Processes, never,
 
     const waitAllReady = (timeoutMs: number) =>
       waitUntil(
-        Effect.map(Effect.forEach(slots, (s) => (s.kind === "api" && s.child !== undefined ? Effect.promise(() => apiReady(s.port ?? 0)) : isUp(s))), (up) => up.every(Boolean)),
+        Effect.map(
+          Effect.forEach(slots, (s) => (s.kind === "api" && s.child !== undefined ? Effect.promise(() => apiReady(s.port ?? 0)) : isUp(s))),
+          (up) => up.every(Boolean)
+        ),
         timeoutMs,
         `not every process was ready within ${timeoutMs} ms`
       )

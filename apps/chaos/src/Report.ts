@@ -48,27 +48,41 @@ export const render = (report: ChaosReport): string => {
   const t = report.traffic
   const c = report.counts
   const lines: Array<string> = []
-  lines.push(`chaos run: ${s.apis} APIs + ${s.workers} workers, ${s.accounts} accounts, ${s.clients} clients, ` +
-    `${ms(s.durationMs)} of load, seed ${s.seed}, ${s.forcedFaults ? "forced" : "random"} faults; took ${report.seconds.toFixed(1)} s`)
-  lines.push(`commands: ${t.commands} sent, ${t.acknowledged} acknowledged, ${t.rejected} rejected (4xx), ` +
-    `${t.unanswered} unanswered; ${t.retried} retried, ${t.attempts} attempts, ${t.replayed} answered by replay`)
-  lines.push(`not definitive: ${t.status503} x 503 (${t.status503WithoutRetryAfter} without Retry-After), ${t.status500} x 500, ${t.otherStatus5xx} x other 5xx, ` +
-    `${t.connectionErrors} connection errors, ${t.keyInUse} x 409 IdempotencyKeyInUse, ` +
-    `${t.abandoned} first attempts abandoned by the client`)
+  lines.push(
+    `chaos run: ${s.apis} APIs + ${s.workers} workers, ${s.accounts} accounts, ${s.clients} clients, ` +
+      `${ms(s.durationMs)} of load, seed ${s.seed}, ${s.forcedFaults ? "forced" : "random"} faults; took ${report.seconds.toFixed(1)} s`
+  )
+  lines.push(
+    `commands: ${t.commands} sent, ${t.acknowledged} acknowledged, ${t.rejected} rejected (4xx), ` +
+      `${t.unanswered} unanswered; ${t.retried} retried, ${t.attempts} attempts, ${t.replayed} answered by replay`
+  )
+  lines.push(
+    `not definitive: ${t.status503} x 503 (${t.status503WithoutRetryAfter} without Retry-After), ${t.status500} x 500, ${t.otherStatus5xx} x other 5xx, ` +
+      `${t.connectionErrors} connection errors, ${t.keyInUse} x 409 IdempotencyKeyInUse, ` +
+      `${t.abandoned} first attempts abandoned by the client`
+  )
   lines.push(`answers by status: ${Object.entries(t.byStatus).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}: ${v}`).join(", ")}`)
   const recovery = recoveryTimes(report.faults)
-  lines.push(`faults: ${c.apiKills} API kills, ${c.workerKills} worker kills, ${c.databaseRestarts} database restarts, ` +
-    `${c.connectionTerminations} connection terminations; time to recover: ` +
-    (recovery === undefined ? "-" : `median ${ms(recovery.median)}, max ${ms(recovery.max)}`))
+  lines.push(
+    `faults: ${c.apiKills} API kills, ${c.workerKills} worker kills, ${c.databaseRestarts} database restarts, ` +
+      `${c.connectionTerminations} connection terminations; time to recover: ` +
+      (recovery === undefined ? "-" : `median ${ms(recovery.median)}, max ${ms(recovery.max)}`)
+  )
   for (const f of report.faults) {
     lines.push(`  ${(f.atMs / 1000).toFixed(1).padStart(6)} s  ${describe(f.fault)} (${f.detail}): recovered in ${ms(f.recoveredMs)}`)
   }
-  lines.push(`exits nobody asked for: ${report.exits.length === 0 ? "none" : report.exits.map((e) => `${e.kind}-${e.index} (${e.code ?? e.signal})`).join(", ")}`)
+  lines.push(
+    `exits nobody asked for: ${
+      report.exits.length === 0 ? "none" : report.exits.map((e) => `${e.kind}-${e.index} (${e.code ?? e.signal})`).join(", ")
+    }`
+  )
   const f = report.figures
   if (f !== undefined) {
-    lines.push(`ledger: deposited ${f.deposited}, withdrew ${f.withdrawn}, balances ${f.balanceFromEvents} (events) / ${f.balanceFromApi} (API); ` +
-      `${f.transfers} transfers: ${f.transfersCompleted} completed, ${f.transfersFailed} failed; ${f.events} events; ` +
-      (f.caughtUp ? `projections caught up ${ms(f.catchUpMs)} after the load` : `projections NOT caught up ${ms(f.catchUpMs)} after the load`))
+    lines.push(
+      `ledger: deposited ${f.deposited}, withdrew ${f.withdrawn}, balances ${f.balanceFromEvents} (events) / ${f.balanceFromApi} (API); ` +
+        `${f.transfers} transfers: ${f.transfersCompleted} completed, ${f.transfersFailed} failed; ${f.events} events; ` +
+        (f.caughtUp ? `projections caught up ${ms(f.catchUpMs)} after the load` : `projections NOT caught up ${ms(f.catchUpMs)} after the load`)
+    )
   }
   lines.push("checks:")
   for (const check of report.checks) lines.push(`  ${check.passed ? "PASS" : "FAIL"}  ${check.name}: ${check.detail}`)

@@ -29,7 +29,10 @@ const chaos = Command.make(
     accounts: Flag.Int("accounts").pipe(Flag.withDescription("Accounts the load works on (default 12)"), Flag.withDefault(12)),
     clients: Flag.Int("clients").pipe(Flag.withDescription("Concurrent clients (default 8)"), Flag.withDefault(8)),
     seed: Flag.Int("seed").pipe(Flag.withDescription("Seed of the load's and the faults' choices (default: random)"), Flag.optional),
-    databaseDown: Flag.String("database-down").pipe(Flag.withDescription("How long a database restart keeps it down (default 2s)"), Flag.withDefault("2s")),
+    databaseDown: Flag.String("database-down").pipe(
+      Flag.withDescription("How long a database restart keeps it down (default 2s)"),
+      Flag.withDefault("2s")
+    ),
     faults: Flag.String("faults").pipe(
       Flag.withDescription("Kinds of faults, comma-separated: api, worker, database, connections (default: all)"),
       Flag.withDefault("api,worker,database,connections")
@@ -79,7 +82,11 @@ const chaos = Command.make(
       yield* Console.log(Report.render(report))
       process.exitCode = report.passed ? 0 : 1
     })
-).pipe(Command.withDescription("Run N APIs and M projection workers on a database of their own under load, kill them and the database, then check the ledger"))
+).pipe(
+  Command.withDescription(
+    "Run N APIs and M projection workers on a database of their own under load, kill them and the database, then check the ledger"
+  )
+)
 
 chaos.pipe(
   Command.run({ version: "0.1.0" }),
@@ -96,7 +103,8 @@ chaos.pipe(
       } else {
         process.exitCode = 2 // a usage error the CLI module has already printed
       }
-    })),
+    })
+  ),
   Effect.provideService(Logger.LogToStderr, true),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain

@@ -8,8 +8,8 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schedule } from "effect"
-import * as Fs from "node:fs/promises"
 import { SqlClient } from "effect/sql/SqlClient"
+import * as Fs from "node:fs/promises"
 import { Chaos, type Faults, Report } from "../src/index.ts"
 
 /** Appends a second copy of the first deposit (same data, same metadata and so the same idempotency key). */

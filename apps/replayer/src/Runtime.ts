@@ -4,9 +4,9 @@
  * A rebuild runs its generation in the replayer's own fiber, at bulk batch sizes. `provide` runs a command
  * on it and ends the command with `OperationFailed` (exit 1) if the database is lost for good meanwhile.
  */
-import { Effect, type Layer } from "effect"
-import { DatabaseHealth } from "@verity/postgres"
 import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/ledger"
+import { DatabaseHealth } from "@verity/postgres"
+import { Effect, type Layer } from "effect"
 import { OperationFailed } from "./Failures.ts"
 
 /** Everything `follow` runs: the read models and the transfer process manager. */
@@ -26,8 +26,7 @@ export const layer = (options: { readonly run: boolean; readonly batchSize?: num
 export type Runtime = Layer.Success<ReturnType<typeof layer>>
 
 /** Runs `effect` on the runtime; a database that cannot be recovered ends it with `OperationFailed`. */
-export const provide = (options: Parameters<typeof layer>[0]) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>) =>
+export const provide = (options: Parameters<typeof layer>[0]) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const health = yield* DatabaseHealth
     const lost = health.unrecoverable.pipe(

@@ -38,7 +38,8 @@ replayer.pipe(
         yield* Console.error(`error: ${error instanceof Error ? error.message : String(error)}`)
         process.exitCode = 1
       }
-    })),
+    })
+  ),
   // stdout carries the command's output (tables, JSON); logs go to stderr.
   Effect.provideService(Logger.LogToStderr, true),
   Effect.provide(NodeServices.layer),

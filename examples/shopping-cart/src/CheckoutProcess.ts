@@ -6,10 +6,10 @@
  * again, since the order id is derived from the cart id and the time comes from the event, and the order
  * decides nothing new.
  */
-import { Effect } from "effect"
-import * as Crypto from "node:crypto"
 import type { EventMetadata, RecordedEvent, StoreUnavailable } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
+import { Effect } from "effect"
+import * as Crypto from "node:crypto"
 import type { PlaceOrder } from "./Order.ts"
 import { CART_CATEGORY, cartCodec, Orders } from "./Streams.ts"
 import { type CartId, OrderId } from "./Values.ts"
@@ -45,13 +45,14 @@ const metadataFor = (event: RecordedEvent): EventMetadata => ({
  * (an undecodable event, an order id taken by another cart) fails the event, which the runner retries
  * alone and then parks, for an operator to look at.
  */
-const failure = (what: string) =>
-(error: { readonly _tag: string; readonly message: string }): Projection.ProjectionFailure | Projection.ProjectionConflict | StoreUnavailable =>
-  isStoreUnavailable(error)
-    ? error
-    : error._tag === "WrongExpectedVersion"
-    ? new Projection.ProjectionConflict({ message: `${what}: ${error.message}`, cause: error })
-    : new Projection.ProjectionFailure({ message: `${what}: ${error._tag}: ${error.message}`, cause: error })
+const failure =
+  (what: string) =>
+  (error: { readonly _tag: string; readonly message: string }): Projection.ProjectionFailure | Projection.ProjectionConflict | StoreUnavailable =>
+    isStoreUnavailable(error)
+      ? error
+      : error._tag === "WrongExpectedVersion"
+      ? new Projection.ProjectionConflict({ message: `${what}: ${error.message}`, cause: error })
+      : new Projection.ProjectionFailure({ message: `${what}: ${error._tag}: ${error.message}`, cause: error })
 
 const isStoreUnavailable = (error: { readonly _tag: string }): error is StoreUnavailable => error._tag === "StoreUnavailable"
 

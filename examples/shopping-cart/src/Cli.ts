@@ -49,29 +49,40 @@ const add = Command.make(
     quantity: quantityFlag,
     price: Flag.Int("price").pipe(Flag.withSchema(UnitPrice), Flag.withDescription("Unit price in minor units (cents)"))
   },
-  ({ cart, item, quantity, price }) =>
-    run(Shop.addItem(cart, item, quantity, price), (state) => cartText(cart, state, linesOf(state)))
+  ({ cart, item, quantity, price }) => run(Shop.addItem(cart, item, quantity, price), (state) => cartText(cart, state, linesOf(state)))
 ).pipe(Command.withDescription("Add units of an item to a cart"))
 
-const remove = Command.make("remove", { cart: cartArg, item: itemArg }, ({ cart, item }) =>
-  run(Shop.removeItem(cart, item), (state) => cartText(cart, state, linesOf(state)))).pipe(
-    Command.withDescription("Remove an item from a cart")
-  )
+const remove = Command.make(
+  "remove",
+  { cart: cartArg, item: itemArg },
+  ({ cart, item }) => run(Shop.removeItem(cart, item), (state) => cartText(cart, state, linesOf(state)))
+).pipe(
+  Command.withDescription("Remove an item from a cart")
+)
 
-const quantity = Command.make("quantity", { cart: cartArg, item: itemArg, quantity: quantityFlag }, ({ cart, item, quantity }) =>
-  run(Shop.changeQuantity(cart, item, quantity), (state) => cartText(cart, state, linesOf(state)))).pipe(
-    Command.withDescription("Set the units of an item already in a cart")
-  )
+const quantity = Command.make(
+  "quantity",
+  { cart: cartArg, item: itemArg, quantity: quantityFlag },
+  ({ cart, item, quantity }) => run(Shop.changeQuantity(cart, item, quantity), (state) => cartText(cart, state, linesOf(state)))
+).pipe(
+  Command.withDescription("Set the units of an item already in a cart")
+)
 
-const checkout = Command.make("checkout", { cart: cartArg }, ({ cart }) =>
-  run(Shop.checkOut(cart), (shown) => `${cartText(cart, shown.cart, shown.lines)}\n${orderText(shown.order)}`)).pipe(
-    Command.withDescription("Check a cart out and show the order the checkout process placed")
-  )
+const checkout = Command.make(
+  "checkout",
+  { cart: cartArg },
+  ({ cart }) => run(Shop.checkOut(cart), (shown) => `${cartText(cart, shown.cart, shown.lines)}\n${orderText(shown.order)}`)
+).pipe(
+  Command.withDescription("Check a cart out and show the order the checkout process placed")
+)
 
-const show = Command.make("show", { cart: cartArg }, ({ cart }) =>
-  run(Shop.show(cart), (shown) => `${cartText(cart, shown.cart, shown.lines)}\n${orderText(shown.order)}`)).pipe(
-    Command.withDescription("Show a cart and its order")
-  )
+const show = Command.make(
+  "show",
+  { cart: cartArg },
+  ({ cart }) => run(Shop.show(cart), (shown) => `${cartText(cart, shown.cart, shown.lines)}\n${orderText(shown.order)}`)
+).pipe(
+  Command.withDescription("Show a cart and its order")
+)
 
 const overview = Command.make("overview", {}, () =>
   run(Shop.overview, ({ openCarts, popularItems }) =>

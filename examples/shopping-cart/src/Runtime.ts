@@ -3,10 +3,10 @@
  * overview and the checkout process, on a `PgClient` given from outside (`layerWithoutDatabase`, for tests)
  * or on the database from configuration (`layer`: `DATABASE_URL`, else an embedded PostgreSQL).
  */
-import { Layer } from "effect"
 import { PgEventStore } from "@verity/eventstore"
 import { Database } from "@verity/postgres"
 import { Projections } from "@verity/projections"
+import { Layer } from "effect"
 import * as CheckoutProcess from "./CheckoutProcess.ts"
 import * as CartOverview from "./overview/Projection.ts"
 

@@ -3,14 +3,14 @@
  * command handler (ids and time chosen here, at the edge), and the reads wait until the projections have
  * caught up with everything committed so far (read-your-writes, also across processes).
  */
-import { Clock, Effect, Option } from "effect"
 import { type Checkpoint, EventStore } from "@verity/eventstore"
 import { Projections } from "@verity/projections"
+import { Clock, Effect, Option } from "effect"
 import type { CartCommand } from "./Cart.ts"
 import * as Cart from "./Cart.ts"
 import * as CheckoutProcess from "./CheckoutProcess.ts"
-import * as Queries from "./overview/Queries.ts"
 import * as CartOverview from "./overview/Projection.ts"
+import * as Queries from "./overview/Queries.ts"
 import { Carts, Orders } from "./Streams.ts"
 import { CartId, type ItemId, type Quantity, Timestamp, type UnitPrice } from "./Values.ts"
 
@@ -23,8 +23,7 @@ const handle = (cartId: CartId, command: (at: Timestamp) => CartCommand) =>
   })
 
 /** Sends a cart command; the cart's state after it. */
-const send = (cartId: CartId, command: (at: Timestamp) => CartCommand) =>
-  Effect.map(handle(cartId, command), (handled) => handled.state)
+const send = (cartId: CartId, command: (at: Timestamp) => CartCommand) => Effect.map(handle(cartId, command), (handled) => handled.state)
 
 export const openCart = Effect.gen(function*() {
   const cartId = CartId.make(crypto.randomUUID())

@@ -79,5 +79,4 @@ export const totalOf = (lines: Iterable<Line>): number => {
  * `n` brought into 1..MaxQuantity. Decisions never exceed the bound; `evolve` uses this so that it stays
  * total (and its state valid) even for an event sequence no decision would produce.
  */
-export const clampQuantity = (n: number): Quantity =>
-  Quantity.make(Math.max(1, Math.min(MaxQuantity, Math.trunc(n))), { disableChecks: true })
+export const clampQuantity = (n: number): Quantity => Quantity.make(Math.max(1, Math.min(MaxQuantity, Math.trunc(n))), { disableChecks: true })

@@ -4,11 +4,11 @@
  * `CartOverview` + `OverviewQueries` (the read model), `CheckoutProcess` (the process manager), `Runtime`,
  * `Shop` (the use cases the command line runs).
  */
-export * as Cart from "./Cart.ts"
-export * as CartOverview from "./overview/Projection.ts"
-export * as CheckoutProcess from "./CheckoutProcess.ts"
 export { Decider } from "@verity/kernel"
+export * as Cart from "./Cart.ts"
+export * as CheckoutProcess from "./CheckoutProcess.ts"
 export * as Order from "./Order.ts"
+export * as CartOverview from "./overview/Projection.ts"
 export * as OverviewQueries from "./overview/Queries.ts"
 export * as Runtime from "./Runtime.ts"
 export * as Shop from "./Shop.ts"

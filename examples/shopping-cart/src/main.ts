@@ -22,7 +22,8 @@ shop.pipe(
       const detail = error instanceof Error && error.message !== "" ? error.message : JSON.stringify(error)
       yield* Console.error(`error: ${tag}: ${detail}`)
       process.exitCode = 1
-    })),
+    })
+  ),
   Effect.provideService(Logger.LogToStderr, true),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain

@@ -4,9 +4,9 @@
  * adds nothing; rejections change nothing; evolve is total; events survive the store's encode/decode.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { fold } from "@verity/kernel/Decider"
 import { Result, Schema } from "effect"
 import * as Cart from "../src/Cart.ts"
-import { fold } from "@verity/kernel/Decider"
 import { cartCodec } from "../src/Streams.ts"
 import { MaxLines, MaxQuantity, totalOf } from "../src/Values.ts"
 import { cartCommand, cartCommands, props, sequenceProps } from "./support/Arbitraries.ts"
@@ -36,8 +36,7 @@ const simulate = (commands: ReadonlyArray<Cart.CartCommand>) => {
   return { steps, states, histories }
 }
 
-const quantityOf = (state: Cart.CartState, itemId: string) =>
-  Cart.linesOf(state).find((line) => line.itemId === itemId)?.quantity
+const quantityOf = (state: Cart.CartState, itemId: string) => Cart.linesOf(state).find((line) => line.itemId === itemId)?.quantity
 
 /** Commands that decide nothing once their effect is there (AddItem adds again). */
 const isIdempotent = (command: Cart.CartCommand) => command._tag !== "AddItem"

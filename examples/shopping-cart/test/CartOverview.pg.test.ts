@@ -5,10 +5,10 @@
  * runtime's own verify (recompute from the events, diff) finds no difference.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { EventStore } from "@verity/eventstore"
-import { Projections } from "@verity/projections"
 import { forEachDatabase } from "@verity/postgres/testing"
+import { Projections } from "@verity/projections"
+import { Effect } from "effect"
 import * as Cart from "../src/Cart.ts"
 import * as CartOverview from "../src/overview/Projection.ts"
 import * as Queries from "../src/overview/Queries.ts"
@@ -56,9 +56,12 @@ forEachDatabase((target) => {
           for (const { last } of shoppers) yield* waitFor(CartOverview.NAME, last)
           const carts = shoppers.map((s) => s.cartId)
 
-          const states = yield* Effect.forEach(carts, (cartId) => Effect.map(Carts.load(cartId), (l) => ({ cartId, state: l.state })).pipe(Effect.orDie))
+          const states = yield* Effect.forEach(carts, (cartId) =>
+            Effect.map(Carts.load(cartId), (l) => ({ cartId, state: l.state })).pipe(Effect.orDie))
           const expectedOpen = states
-            .filter(({ state }) => state.status === "Open")
+            .filter(({ state }) =>
+              state.status === "Open"
+            )
             .map(({ cartId, state }) => {
               const lines = Cart.linesOf(state)
               return { cartId, items: lines.reduce((sum, l) => sum + l.quantity, 0), total: totalOf(lines) }
@@ -81,7 +84,7 @@ forEachDatabase((target) => {
             const events = yield* readCart(cartId)
             for (const event of events) {
               if (event._tag === "ItemAdded") count(event.itemId).added += event.quantity
-              if (event._tag === "CartCheckedOut") for (const line of event.lines) count(line.itemId).checkedOut += line.quantity
+              if (event._tag === "CartCheckedOut") { for (const line of event.lines) count(line.itemId).checkedOut += line.quantity }
             }
           }
           const popular = (yield* Queries.popularItems(100).pipe(Effect.orDie)).sort((a, b) => a.itemId.localeCompare(b.itemId))

@@ -5,16 +5,15 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
 import { EventStore, PgEventStore } from "@verity/eventstore"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
+import { Effect, Layer, Redacted } from "effect"
 import * as Cart from "../src/Cart.ts"
 import { Carts } from "../src/Streams.ts"
 import { ItemId, MaxQuantity, Quantity, UnitPrice } from "../src/Values.ts"
 import { exec, newCartId, now, shopLayer } from "./support/Shop.ts"
 
-const storeOn = (url: string) =>
-  PgEventStore.layer().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })))
+const storeOn = (url: string) => PgEventStore.layer().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })))
 
 const items = Array.from({ length: 8 }, (_, i) => ItemId.make(`item-${i}`))
 const price = UnitPrice.make(100)

@@ -4,13 +4,13 @@
  * back half-way (a crash) and run again, still leaves exactly one order per cart.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Result } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore, type RecordedEvent } from "@verity/eventstore"
 import { forEachDatabase } from "@verity/postgres/testing"
 import type { Projection } from "@verity/projections"
+import { Effect, Result } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as CheckoutProcess from "../src/CheckoutProcess.ts"
-import { CART_CATEGORY, Carts, Orders, orderCodec } from "../src/Streams.ts"
+import { CART_CATEGORY, Carts, orderCodec, Orders } from "../src/Streams.ts"
 import { type CartId, ItemId, Quantity, UnitPrice } from "../src/Values.ts"
 import { exec, newCartId, now, shopLayer, waitFor } from "./support/Shop.ts"
 
@@ -20,7 +20,14 @@ const checkedOutCart = (n: number) =>
     const cartId = newCartId()
     yield* exec({ _tag: "OpenCart", cartId, at: yield* now })
     for (let i = 1; i <= n; i++) {
-      yield* exec({ _tag: "AddItem", cartId, itemId: ItemId.make(`sku-${i}`), quantity: Quantity.make(i), unitPrice: UnitPrice.make(100 * i), at: yield* now })
+      yield* exec({
+        _tag: "AddItem",
+        cartId,
+        itemId: ItemId.make(`sku-${i}`),
+        quantity: Quantity.make(i),
+        unitPrice: UnitPrice.make(100 * i),
+        at: yield* now
+      })
     }
     const checkpoint = yield* exec({ _tag: "CheckOut", cartId, at: yield* now })
     return { cartId, checkpoint }

@@ -4,8 +4,8 @@
  * cancellation exclude each other; evolve is total; events survive the store's encode/decode.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Result, Schema } from "effect"
 import { fold } from "@verity/kernel/Decider"
+import { Result, Schema } from "effect"
 import * as Order from "../src/Order.ts"
 import { orderCodec } from "../src/Streams.ts"
 import { totalOf } from "../src/Values.ts"

@@ -3,9 +3,9 @@
  * the events it decides or the rejection it names. One example per rule of the table in the README.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { fold } from "@verity/kernel/Decider"
 import { Result } from "effect"
 import * as Cart from "../src/Cart.ts"
-import { fold } from "@verity/kernel/Decider"
 import * as Order from "../src/Order.ts"
 import { CartId, ItemId, MaxLines, MaxQuantity, OrderId, Quantity, Reason, Timestamp, UnitPrice } from "../src/Values.ts"
 
@@ -54,7 +54,12 @@ describe("Cart rules", () => {
 
   it("a cart holds at most MaxLines items", () => {
     const lines = Array.from({ length: MaxLines }, (_, i): Cart.CartEvent => ({
-      _tag: "ItemAdded", cartId, itemId: ItemId.make(`sku-${i}`), quantity: q(1), unitPrice: price, at
+      _tag: "ItemAdded",
+      cartId,
+      itemId: ItemId.make(`sku-${i}`),
+      quantity: q(1),
+      unitPrice: price,
+      at
     }))
     assert.deepStrictEqual(
       given(opened, ...lines).when({ _tag: "AddItem", cartId, itemId: book, quantity: q(1), unitPrice: price, at }),
@@ -89,11 +94,13 @@ describe("Cart rules", () => {
 
   it("a checked-out cart changes no more; checking out again decides nothing", () => {
     assert.deepStrictEqual(given(opened, bookAdded(1), checkedOut).when({ _tag: "CheckOut", cartId, at }), Result.succeed([]))
-    for (const command of [
-      { _tag: "OpenCart", cartId, at },
-      { _tag: "AddItem", cartId, itemId: book, quantity: q(1), unitPrice: price, at },
-      { _tag: "RemoveItem", cartId, itemId: book, at }
-    ] satisfies ReadonlyArray<Cart.CartCommand>) {
+    for (
+      const command of [
+        { _tag: "OpenCart", cartId, at },
+        { _tag: "AddItem", cartId, itemId: book, quantity: q(1), unitPrice: price, at },
+        { _tag: "RemoveItem", cartId, itemId: book, at }
+      ] satisfies ReadonlyArray<Cart.CartCommand>
+    ) {
       assert.deepStrictEqual(given(opened, bookAdded(1), checkedOut).when(command), Result.fail(new Cart.CartIsCheckedOut({ cartId })))
     }
   })
@@ -103,8 +110,7 @@ describe("Order rules", () => {
   const orderId = OrderId.make("0d000000-0000-4000-8000-0000000000aa")
   const lines = [{ itemId: book, quantity: q(2), unitPrice: price }]
   const placed: Order.OrderEvent = { _tag: "OrderPlaced", orderId, cartId, lines, total: 3998, at }
-  const decideAfter = (events: ReadonlyArray<Order.OrderEvent>, command: Order.OrderCommand) =>
-    Order.decide(command, fold(Order.decider, events))
+  const decideAfter = (events: ReadonlyArray<Order.OrderEvent>, command: Order.OrderCommand) => Order.decide(command, fold(Order.decider, events))
 
   it("an order is placed once from its cart; another cart cannot take its id", () => {
     assert.deepStrictEqual(decideAfter([], { _tag: "PlaceOrder", orderId, cartId, lines, at }), Result.succeed([placed]))

@@ -37,9 +37,7 @@ export type Balance = typeof Balance.Type
 export const noOverdraft: OverdraftLimit = OverdraftLimit.make(0)
 
 /** True when taking `amount` out of `balance` keeps it at or above `-overdraftLimit`. */
-export const canDebit = (balance: Balance, amount: Amount, overdraftLimit: OverdraftLimit): boolean =>
-  balance - amount >= -overdraftLimit
+export const canDebit = (balance: Balance, amount: Amount, overdraftLimit: OverdraftLimit): boolean => balance - amount >= -overdraftLimit
 
 /** True when adding `amount` to `balance` (plus money `reserved` for possible refunds) stays within MaxBalance. */
-export const canCredit = (balance: Balance, amount: Amount, reserved = 0): boolean =>
-  balance + reserved + amount <= MaxBalance
+export const canCredit = (balance: Balance, amount: Amount, reserved = 0): boolean => balance + reserved + amount <= MaxBalance

@@ -141,7 +141,7 @@ describe("Account laws", () => {
     it.prop("reachable states, decided events and rejections", [accountCommands], ([commands]) => {
       for (const { decision, after } of simulate(commands).steps) {
         assert.deepStrictEqual(state(after).decoded, after)
-        if (Result.isSuccess(decision)) for (const e of decision.success) assert.deepStrictEqual(event(e).decoded, e)
+        if (Result.isSuccess(decision)) { for (const e of decision.success) assert.deepStrictEqual(event(e).decoded, e) }
         else {
           const decoded = rejection(decision.failure).decoded
           assert.strictEqual(decoded._tag, decision.failure._tag)

@@ -110,8 +110,7 @@ describe("Account", () => {
   })
 
   describe("Withdraw", () => {
-    const withdraw = (n: number) =>
-      ({ _tag: "Withdraw", accountId: alice, amount: amount(n), currency: EUR, at }) as const
+    const withdraw = (n: number) => ({ _tag: "Withdraw", accountId: alice, amount: amount(n), currency: EUR, at }) as const
 
     it("takes money out", () => {
       given([opened(), deposited(100)]).when(withdraw(60)).then([withdrawn(60)])

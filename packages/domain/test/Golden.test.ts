@@ -33,8 +33,7 @@ interface Golden {
   readonly expected: ReadonlyArray<CurrentEvent>
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
 
 const load = (aggregate: Aggregate<unknown>): ReadonlyArray<Golden> => {
   const folder = Path.join(goldenRoot, aggregate.name)

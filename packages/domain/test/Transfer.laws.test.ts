@@ -75,8 +75,7 @@ describe("Transfer laws", () => {
       if (Result.isSuccess(decision)) {
         const again = Transfer.decide(command, after)
         assert.deepStrictEqual(Result.isSuccess(again) ? again.success : again.failure, [], `${command._tag} again`)
-      }
-      else assert.deepStrictEqual(Transfer.decide(command, before), decision)
+      } else assert.deepStrictEqual(Transfer.decide(command, before), decision)
     }
   }, sequenceProps)
 

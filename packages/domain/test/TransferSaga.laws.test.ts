@@ -50,8 +50,7 @@ const run = (scenario: SagaScenario): World => {
   return world
 }
 
-const allAccountEvents = (world: World): ReadonlyArray<Account.AccountEvent> =>
-  accountIds.flatMap((id) => world.accountEvents.get(id) ?? [])
+const allAccountEvents = (world: World): ReadonlyArray<Account.AccountEvent> => accountIds.flatMap((id) => world.accountEvents.get(id) ?? [])
 
 const count = (events: ReadonlyArray<Account.AccountEvent>, tag: Account.AccountEvent["_tag"], transferId: TransferId) =>
   events.filter((e) => e._tag === tag && "transferId" in e && e.transferId === transferId).length

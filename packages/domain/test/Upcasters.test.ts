@@ -15,8 +15,8 @@ import {
   accountOpenedV1,
   accountOpenedWithDepositV1,
   fundsWithdrawnV1,
-  type LegacyCase,
   legacyAmount,
+  type LegacyCase,
   legacyCase,
   legacyStream,
   moneyDepositedV1
@@ -56,8 +56,12 @@ describe("Account upcasters", () => {
     it.prop("MoneyDeposited v1 (decimal euros) -> MoneyDeposited v2 (cents, EUR)", [moneyDepositedV1], ([c]) => readsAsExpected(c), upcastProps)
     it.prop("FundsWithdrawn v1 -> MoneyWithdrawn v2 (renamed, cents, EUR)", [fundsWithdrawnV1], ([c]) => readsAsExpected(c), upcastProps)
     it.prop("AccountOpened v1 (owner, email; erased or not) -> AccountOpened v2", [accountOpenedV1], ([c]) => readsAsExpected(c), upcastProps)
-    it.prop("AccountOpenedWithDeposit v1 -> AccountOpened v2 (+ MoneyDeposited v2 unless 0)", [accountOpenedWithDepositV1], ([c]) =>
-      readsAsExpected(c), upcastProps)
+    it.prop(
+      "AccountOpenedWithDeposit v1 -> AccountOpened v2 (+ MoneyDeposited v2 unless 0)",
+      [accountOpenedWithDepositV1],
+      ([c]) => readsAsExpected(c),
+      upcastProps
+    )
 
     it.prop("the generated euros are what the v1 API stored: at most two fraction digits, 0.01 .. 10^10", [legacyAmount], ([{ cents, euros }]) => {
       assert.match(String(euros), /^(0|[1-9][0-9]*)(\.[0-9]{1,2})?$/)
@@ -234,11 +238,13 @@ describe("Account upcasters", () => {
       }
     })
     it("never carries a legacy field over into a current payload", () => {
-      for (const { stored } of [
-        { stored: { type: "AccountOpened", schemaVersion: 1, data: { accountId: A, owner: "Ada", email: "a@b.c", at, extra: 1 } } },
-        { stored: deposit(1) },
-        { stored: withdrawal(1) }
-      ]) {
+      for (
+        const { stored } of [
+          { stored: { type: "AccountOpened", schemaVersion: 1, data: { accountId: A, owner: "Ada", email: "a@b.c", at, extra: 1 } } },
+          { stored: deposit(1) },
+          { stored: withdrawal(1) }
+        ]
+      ) {
         const pieces = account.upcast(stored)
         assert.isTrue(Result.isSuccess(pieces))
         if (Result.isSuccess(pieces)) {

@@ -4,11 +4,11 @@
  * leftovers of an earlier run (table sizes, bloat, statistics) and a run leaves nothing behind.
  */
 import { PgClient } from "@effect/sql-pg"
+import { EmbeddedPostgres } from "@verity/postgres"
 import { Effect, Redacted } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { EmbeddedPostgres } from "@verity/postgres"
 
 export interface Server {
   /** A URL on which the benchmark may create and drop databases. */

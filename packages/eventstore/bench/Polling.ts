@@ -5,8 +5,8 @@
  * no-skip guarantee on the read side.
  */
 import { Effect, Fiber, Ref } from "effect"
-import { EventStore } from "../src/EventStore.ts"
 import type { Checkpoint } from "../src/Checkpoint.ts"
+import { EventStore } from "../src/EventStore.ts"
 import * as Appends from "./Appends.ts"
 import * as Config from "./Config.ts"
 import * as Measure from "./Measure.ts"
@@ -44,14 +44,15 @@ export const run = (runOptions: Measure.RunOptions) =>
     const appenders = yield* Appends.operations("store", Config.MAX_CLIENTS, 1)
     const appended = yield* Ref.make(0)
     const load = yield* Effect.forEach(appenders, (append) =>
-      Effect.forever(Effect.flatMap(append(), (n) => Ref.update(appended, (k) => k + n))).pipe(Effect.forkChild)
-    )
+      Effect.forever(Effect.flatMap(append(), (n) => Ref.update(appended, (k) => k + n))).pipe(Effect.forkChild))
     const before = yield* Ref.get(appended)
     const busy = yield* Measure.run([follower(store, start, seen)], runOptions)
     const during = (yield* Ref.get(appended)) - before
     yield* Effect.forEach(load, Fiber.interrupt, { discard: true })
     // (The read-all scenario checks that a full pass sees every event exactly once.)
-    if ((yield* Ref.get(seen)) === 0) return yield* Effect.die(new Error("the busy follower read nothing"))
+    if ((yield* Ref.get(seen)) === 0) {
+      return yield* Effect.die(new Error("the busy follower read nothing"))
+    }
     yield* Measure.progress(
       `  idle p50 ${idle.latency.p50Ms.toFixed(2)} ms; busy p50 ${busy.latency.p50Ms.toFixed(2)} ms, p99 ${busy.latency.p99Ms.toFixed(2)} ms`
     )

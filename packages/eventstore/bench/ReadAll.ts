@@ -54,13 +54,16 @@ export const run = (minimumEvents: number, cpu: Cpu.Meter) =>
       const accountId = randomUUID()
       yield* Measure.progress(`read-all: topping up ${batches * TOP_UP_BATCH} events (${batches} appends of ${TOP_UP_BATCH})`)
       let done = 0
-      const timed = yield* Measure.once(cpu, Effect.forEach(
-        Array.from({ length: batches }, (_, i) => i),
-        (i) =>
-          store.append(`filler-s${i}`, "no_stream", Payload.newEvents(accountId, "process:bench-filler", i * TOP_UP_BATCH, TOP_UP_BATCH))
-            .pipe(Effect.tap(() => ++done % 100 === 0 ? Measure.progress(`read-all: ${done}/${batches} appends`) : Effect.void)),
-        { concurrency: TOP_UP_CONCURRENCY, discard: true }
-      ))
+      const timed = yield* Measure.once(
+        cpu,
+        Effect.forEach(
+          Array.from({ length: batches }, (_, i) => i),
+          (i) =>
+            store.append(`filler-s${i}`, "no_stream", Payload.newEvents(accountId, "process:bench-filler", i * TOP_UP_BATCH, TOP_UP_BATCH))
+              .pipe(Effect.tap(() => ++done % 100 === 0 ? Measure.progress(`read-all: ${done}/${batches} appends`) : Effect.void)),
+          { concurrency: TOP_UP_CONCURRENCY, discard: true }
+        )
+      )
       const events = batches * TOP_UP_BATCH
       topUp = {
         events,

@@ -26,8 +26,7 @@ export interface RehydrateResult {
 }
 
 /** A bench setup that does not hold is a bug to stop on, not a number to print. */
-const check = (condition: boolean, message: string) =>
-  condition ? Effect.void : Effect.die(new Error(`rehydrate setup: ${message}`))
+const check = (condition: boolean, message: string) => condition ? Effect.void : Effect.die(new Error(`rehydrate setup: ${message}`))
 
 export const run = (options: Measure.RunOptions) =>
   Effect.gen(function*() {
@@ -80,7 +79,6 @@ export const run = (options: Measure.RunOptions) =>
         let s = Ledger.decider.initialState
         for (const event of decoded) s = Ledger.decider.evolve(s, event)
         return s.transactions + 1
-      })
-    ], options)
+      })], options)
     return { streamLength: STREAM_LENGTH, loadFull, loadSnapshot, readStream, decodeFold } satisfies RehydrateResult
   })

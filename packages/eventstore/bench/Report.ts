@@ -111,7 +111,10 @@ export const markdown = (results: Results): string => {
   lines.push(`Polling the global order (a follower's readAll from its checkpoint, back to back, ${int(readAll.totalEvents)}+ events stored):`)
   lines.push(loadLine("idle database (every poll empty)", results.polling.idle))
   lines.push(
-    loadLine(`next to ${results.polling.appendingClients} appending clients (${int(results.polling.appendsPerSecond)} appends/s meanwhile)`, results.polling.busy)
+    loadLine(
+      `next to ${results.polling.appendingClients} appending clients (${int(results.polling.appendsPerSecond)} appends/s meanwhile)`,
+      results.polling.busy
+    )
   )
   disturbed ||= isDisturbed(results.polling.idle.cpu) || isDisturbed(results.polling.busy.cpu)
   disturbed ||= [rehydrate.loadFull, rehydrate.loadSnapshot, rehydrate.readStream, rehydrate.decodeFold]
@@ -150,7 +153,5 @@ export const markdown = (results: Results): string => {
 /** JSON without bigint surprises (every number here is already a JS number). */
 export const writeJson = (results: Results) => {
   const directory = new URL("./results/", import.meta.url)
-  return Fs.mkdir(directory, { recursive: true }).then(() =>
-    Fs.writeFile(new URL("latest.json", directory), `${JSON.stringify(results, null, 2)}\n`)
-  )
+  return Fs.mkdir(directory, { recursive: true }).then(() => Fs.writeFile(new URL("latest.json", directory), `${JSON.stringify(results, null, 2)}\n`))
 }

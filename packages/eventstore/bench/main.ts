@@ -57,9 +57,7 @@ const storeLayer = (url: string) =>
 
 const progressLine = (label: string, r: Measure.RunResult) =>
   Measure.progress(
-    `  ${label}: ${Math.round(r.eventsPerSecond)} events/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${
-      r.latency.p99Ms.toFixed(2)
-    } ms`
+    `  ${label}: ${Math.round(r.eventsPerSecond)} events/s, p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms`
   )
 
 /** Raw and store at the same clients and batch size, in alternating slices; the ratio is store / raw. */

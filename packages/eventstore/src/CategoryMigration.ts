@@ -10,10 +10,10 @@
  *   within the same store, so re-running after a crash skips what was already copied (idempotent appends).
  * - `dryRun` upcasts and decodes everything and reports what would change, writing nothing.
  */
-import { createHash } from "node:crypto"
 import { Effect, Stream } from "effect"
+import { createHash } from "node:crypto"
+import type { AppendError, EventDecodeError, ReadAllError } from "./Errors.ts"
 import type { EventCodec } from "./EventCodec.ts"
-import type { EventDecodeError, ReadAllError, AppendError } from "./Errors.ts"
 import type { NewEvent, RecordedEvent } from "./Events.ts"
 import type { EventStore } from "./EventStore.ts"
 import * as StreamName from "./StreamName.ts"

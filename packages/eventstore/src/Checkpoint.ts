@@ -20,8 +20,7 @@ export interface Parts {
 const MAX_INT8 = 9223372036854775807n
 const PATTERN = /^(\d{1,20})\.(\d{1,19})$/
 
-export const make = (transactionId: bigint, position: bigint): Checkpoint =>
-  `${transactionId}.${position}` as Checkpoint
+export const make = (transactionId: bigint, position: bigint): Checkpoint => `${transactionId}.${position}` as Checkpoint
 
 /** Before the first event. */
 export const start: Checkpoint = make(0n, 0n)

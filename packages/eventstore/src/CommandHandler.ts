@@ -42,7 +42,6 @@ import { DEFAULT_BATCH } from "./command-handler/Retry.ts"
 import * as StateCacheStore from "./command-handler/StateCacheStore.ts"
 import * as StreamQueue from "./command-handler/StreamQueue.ts"
 import * as StreamState from "./command-handler/StreamState.ts"
-import type { EventCodec } from "./EventCodec.ts"
 import type {
   DuplicateEventId,
   EventDecodeError,
@@ -54,6 +53,7 @@ import type {
   SubjectForgotten,
   WrongExpectedVersion
 } from "./Errors.ts"
+import type { EventCodec } from "./EventCodec.ts"
 import type { AppendResult, EventMetadata } from "./Events.ts"
 import { EventStore } from "./EventStore.ts"
 

@@ -62,7 +62,16 @@ export class InvalidStreamName extends Schema.TaggedError<InvalidStreamName>()("
 export class InvalidEvent extends Schema.TaggedError<InvalidEvent>()("InvalidEvent", {
   stream: Schema.String,
   index: Schema.Int,
-  reason: Schema.Literals(["NulCharacter", "TooLarge", "InvalidEventId", "InvalidType", "InvalidSchemaVersion", "NotJson", "Empty", "InvalidExpectedVersion"]),
+  reason: Schema.Literals([
+    "NulCharacter",
+    "TooLarge",
+    "InvalidEventId",
+    "InvalidType",
+    "InvalidSchemaVersion",
+    "NotJson",
+    "Empty",
+    "InvalidExpectedVersion"
+  ]),
   detail: Schema.String
 }) {
   override get message() {

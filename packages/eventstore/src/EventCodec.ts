@@ -9,10 +9,10 @@
  *   `EventDecodeError` naming the stream, version and type, never a silently dropped event. The chain
  *   itself is the shared kernel's (`@verity/kernel` `Upcaster.chain`), the same one the domain tests run.
  */
+import { Upcaster as Kernel } from "@verity/kernel"
 import { Effect, Result, Schema } from "effect"
 import { EventDecodeError } from "./Errors.ts"
 import type { RecordedEvent } from "./Events.ts"
-import { Upcaster as Kernel } from "@verity/kernel"
 
 /** The shapes of schema evolution, from the shared kernel (re-exported: this module is their public home here). */
 export type StoredPayload = Kernel.StoredPayload

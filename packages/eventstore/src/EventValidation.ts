@@ -50,8 +50,7 @@ export const prepare = (
   metadata: EventMetadata | undefined,
   limits: Limits
 ): Result.Result<ReadonlyArray<PreparedEvent>, InvalidEvent | DuplicateEventId> => {
-  const fail = (index: number, reason: InvalidEvent["reason"], detail: string) =>
-    Result.fail(new InvalidEvent({ stream, index, reason, detail }))
+  const fail = (index: number, reason: InvalidEvent["reason"], detail: string) => Result.fail(new InvalidEvent({ stream, index, reason, detail }))
   if (events.length === 0) return fail(0, "Empty", "an append needs at least one event")
   if (events.length > limits.maxEventsPerAppend) {
     return fail(limits.maxEventsPerAppend, "TooLarge", `more than ${limits.maxEventsPerAppend} events in one append`)

@@ -10,8 +10,8 @@ import * as Checkpoint from "./Checkpoint.ts"
 import type { AppendError, ReadStreamError } from "./Errors.ts"
 import type { AppendResult, NewEvent, RecordedEvent, StreamInfo } from "./Events.ts"
 import {
-  EventStore,
   type AppendOptions,
+  EventStore,
   type Page,
   type ReadAllOptions,
   type ReadStreamOptions,
@@ -37,7 +37,9 @@ interface StreamRecord {
   readonly events: Array<RecordedEvent>
 }
 
-interface StoredSnapshot extends SnapshotRecord { readonly truncateBefore: number }
+interface StoredSnapshot extends SnapshotRecord {
+  readonly truncateBefore: number
+}
 
 export interface MemoryEventStoreOptions {
   readonly limits?: Partial<EventValidation.Limits>
@@ -97,9 +99,17 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
           const position = BigInt(all.length + 1)
           const { eventId, type, schemaVersion } = event
           last = {
-            streamId: write.stream.stream, version: record.version, position, transactionId: transaction,
-            checkpoint: Checkpoint.make(transaction, position), eventId, type, schemaVersion,
-            data: JSON.parse(event.data), metadata: JSON.parse(event.metadata), recordedAt: now
+            streamId: write.stream.stream,
+            version: record.version,
+            position,
+            transactionId: transaction,
+            checkpoint: Checkpoint.make(transaction, position),
+            eventId,
+            type,
+            schemaVersion,
+            data: JSON.parse(event.data),
+            metadata: JSON.parse(event.metadata),
+            recordedAt: now
           }
           all.push(last)
           record.events.push(last)
@@ -339,9 +349,23 @@ export const make = (options: MemoryEventStoreOptions = {}) =>
     )
 
     return EventStore.of({
-      append, appendMany, readStream, readStreamWithSnapshot, streamInfo, readAll, streamAll, subscribe, horizon,
-      backlog, transaction: inTransaction, checkpointOf, deleteStream, tombstoneStream, truncateStream,
-      saveSnapshot, deleteSnapshots,
+      append,
+      appendMany,
+      readStream,
+      readStreamWithSnapshot,
+      streamInfo,
+      readAll,
+      streamAll,
+      subscribe,
+      horizon,
+      backlog,
+      transaction: inTransaction,
+      checkpointOf,
+      deleteStream,
+      tombstoneStream,
+      truncateStream,
+      saveSnapshot,
+      deleteSnapshots,
       // No transactions: every append commits on its own.
       lockStream: (stream) => Effect.map(parseStream(stream), () => false)
     })

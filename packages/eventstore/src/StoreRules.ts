@@ -150,8 +150,7 @@ export const tombstoneFailure = (
     : new WrongExpectedVersion({ stream, expected: expected ?? "any", actual: actualOf(state) })
 
 /** Whether tombstoning a name that was never used is allowed (it then reserves the name forever). */
-export const tombstoneOfUnusedAllowed = (expected: ExpectedVersion.Normalized): boolean =>
-  expected._tag === "Any" || expected._tag === "NoStream"
+export const tombstoneOfUnusedAllowed = (expected: ExpectedVersion.Normalized): boolean => expected._tag === "Any" || expected._tag === "NoStream"
 
 /** Why `truncateStream` did nothing. */
 export const truncateFailure = (stream: string, state: StreamState | undefined): StreamNotFound | StreamTombstoned =>

@@ -4,9 +4,9 @@
  * after an interruption is idempotent; the rewritten streams fold to the same states.
  */
 import { assert, layer } from "@effect/vitest"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Context, Effect, Layer, Option, Stream } from "effect"
 import { CategoryMigration, CommandHandler, EventStore, PgEventStore } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { event } from "./fixtures.ts"
 import { codec, decider } from "./support/Counter.ts"
 

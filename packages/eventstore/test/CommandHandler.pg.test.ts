@@ -11,10 +11,10 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it as vit, layer } from "@effect/vitest"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Deferred, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule } from "effect"
 import { CommandHandler, type EventStore, MemoryEventStore, PgEventStore } from "../src/index.ts"
 import { EventStore as EventStoreService } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { event } from "./fixtures.ts"
 import { codec, decider, State } from "./support/Counter.ts"
 
@@ -151,7 +151,10 @@ const N = 40
 const byOf = (i: number) => i + 1
 
 /** Every successful result agrees with the stored stream: its own events at its own versions and positions. */
-const assertResultsMatchStream = (stream: string, results: ReadonlyArray<{ readonly by: number; readonly handled: CommandHandler.Handled<unknown, { readonly count: number }> }>) =>
+const assertResultsMatchStream = (
+  stream: string,
+  results: ReadonlyArray<{ readonly by: number; readonly handled: CommandHandler.Handled<unknown, { readonly count: number }> }>
+) =>
   Effect.gen(function*() {
     const store = yield* EventStoreService
     const stored = yield* store.readStream(stream)
@@ -222,10 +225,16 @@ forEachDatabase((target) => {
           const counterId = id()
           yield* counter.handle(counterId, { _tag: "Increment", by: 1 })
           // Ten clients pinned to version 1 and ten unpinned, all at once: exactly one pinned command wins.
-          const outcomes = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) =>
-            Effect.exit(counter.handle(counterId, { _tag: "Increment", by: 1 }, i % 2 === 0 ? { expectedVersion: 1, maxAttempts: 1 } : { maxAttempts: 1 })), {
-            concurrency: "unbounded"
-          })
+          const outcomes = yield* Effect.forEach(
+            Array.from({ length: 20 }, (_, i) => i),
+            (i) =>
+              Effect.exit(
+                counter.handle(counterId, { _tag: "Increment", by: 1 }, i % 2 === 0 ? { expectedVersion: 1, maxAttempts: 1 } : { maxAttempts: 1 })
+              ),
+            {
+              concurrency: "unbounded"
+            }
+          )
           const pinned = outcomes.filter((_, i) => i % 2 === 0)
           const free = outcomes.filter((_, i) => i % 2 === 1)
           assert.isTrue(free.every(Exit.isSuccess), "unpinned commands never conflict inside one process")
@@ -281,8 +290,7 @@ forEachDatabase((target) => {
     vit.live("two stores on one database race; conflicts are retried and every command applies once", () =>
       Effect.gen(function*() {
         const url = yield* TestDatabase.freshDatabaseUrl(target)
-        const process = () =>
-          Layer.build(PgEventStore.layer().pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 }))))
+        const process = () => Layer.build(PgEventStore.layer().pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 }))))
         const a = yield* process()
         const b = yield* process()
         const counterId = id()
@@ -322,10 +330,11 @@ forEachDatabase((target) => {
             yield* Deferred.succeed(locked, undefined)
             // Wait until the other writer is blocked by this transaction (pg_locks is live; pg_stat_activity
             // would be a snapshot taken once per transaction), then write inside the transaction.
-            yield* sql<{ readonly n: bigint }>`SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))`.pipe(
-              Effect.flatMap((rows) => Number(rows[0]?.n ?? 0) > 0 ? Effect.void : Effect.fail("not yet")),
-              Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 500 })
-            )
+            yield* sql<{ readonly n: bigint }>`SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))`
+              .pipe(
+                Effect.flatMap((rows) => Number(rows[0]?.n ?? 0) > 0 ? Effect.void : Effect.fail("not yet")),
+                Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 500 })
+              )
             yield* store.append(stream, 1, [{ ...event("Incremented", { by: 3 }), schemaVersion: 3 }])
           }))
           const theirs = yield* Fiber.join(other)
@@ -347,8 +356,9 @@ forEachDatabase((target) => {
             metadata: by === 6 ? { correlationId: `caller-${by}`, note: "x".repeat(1000) } : { correlationId: `caller-${by}` }
           })), { concurrency: "unbounded" }).pipe(Effect.provide(small))
         outcomes.forEach((exit, i) => {
-          if (byOf(i) === 6) assert.include(Exit.isFailure(exit) ? exit.cause.toString() : "", "InvalidEvent")
-          else assert.isTrue(Exit.isSuccess(exit), `command ${byOf(i)} applied`)
+          if (byOf(i) === 6) {
+            assert.include(Exit.isFailure(exit) ? exit.cause.toString() : "", "InvalidEvent")
+          } else assert.isTrue(Exit.isSuccess(exit), `command ${byOf(i)} applied`)
         })
         assert.deepStrictEqual(
           yield* counter.load(counterId).pipe(Effect.provide(small)),

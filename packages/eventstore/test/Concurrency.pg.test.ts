@@ -6,9 +6,9 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
+import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Deferred, Effect, Fiber, Layer, Ref, Stream } from "effect"
 import { Checkpoint, EventStore, PgEventStore, type RecordedEvent } from "../src/index.ts"
-import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { event, streamName } from "./fixtures.ts"
 
 forEachDatabase((target) => {

@@ -1,6 +1,6 @@
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Layer } from "effect"
 import { type EventStore, MasterKeys, MemoryEventStore, PersonalData, PgEventStore } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { eventStoreContract, personalFields } from "./contract/EventStoreContract.ts"
 
 /** Crypto-shredding (the store the apps use) over `store`; the data keys live in the test database. */

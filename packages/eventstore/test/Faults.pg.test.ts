@@ -5,12 +5,12 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it, layer } from "@effect/vitest"
+import { EmbeddedPostgres } from "@verity/postgres"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Effect, Exit, Fiber, Layer, Redacted, Ref, Schedule, Scope } from "effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { EmbeddedPostgres } from "@verity/postgres"
 import { EventStore, type NewEvent, PgEventStore, type StoreUnavailable } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { events, streamName } from "./fixtures.ts"
 
 const unreachableStore = Layer.unwrap(

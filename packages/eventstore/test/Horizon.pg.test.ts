@@ -10,10 +10,10 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
+import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { type Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted, Ref, Stream } from "effect"
 import { isSqlError } from "effect/sql/SqlError"
 import { Checkpoint, EventStore, PgEventStore, type RecordedEvent } from "../src/index.ts"
-import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { event, events, streamName } from "./fixtures.ts"
 
 /** Everything readable now after `from`, page by page. */
@@ -226,11 +226,13 @@ forEachDatabase((target) => {
         const store = yield* EventStore
         const stream = streamName("fixed")
         yield* store.append(stream, "no_stream", [event("Kept", { n: 1 })])
-        for (const statement of [
-          sql`UPDATE verity.events SET data = '{"n":2}' WHERE stream_id = ${stream}`,
-          sql`DELETE FROM verity.events WHERE stream_id = ${stream}`,
-          sql`TRUNCATE verity.events`
-        ]) {
+        for (
+          const statement of [
+            sql`UPDATE verity.events SET data = '{"n":2}' WHERE stream_id = ${stream}`,
+            sql`DELETE FROM verity.events WHERE stream_id = ${stream}`,
+            sql`TRUNCATE verity.events`
+          ]
+        ) {
           const exit = yield* Effect.exit(statement)
           assert.isTrue(Exit.isFailure(exit))
           assert.strictEqual(sqlStateOf((exit as Exit.Failure<unknown, unknown>).cause), "V0002")

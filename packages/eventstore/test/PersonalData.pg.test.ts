@@ -6,17 +6,9 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Option, Result, Schema, Stream } from "effect"
-import {
-  CommandHandler,
-  EventCodec,
-  EventStore,
-  MasterKeys,
-  PersonalData,
-  PersonalFields,
-  PgEventStore
-} from "../src/index.ts"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
+import { Context, Effect, Layer, Option, Result, Schema, Stream } from "effect"
+import { CommandHandler, EventCodec, EventStore, MasterKeys, PersonalData, PersonalFields, PgEventStore } from "../src/index.ts"
 
 // --- a small domain with personal data -----------------------------------------------------------------------
 const pd = (placeholder: string) => ({ personalData: { subjectField: "personId", placeholder } })
@@ -50,8 +42,7 @@ const people = CommandHandler.make<PersonCommand, PersonEvent, PersonState, neve
           ? Renamed.make({ personId: command.personId, name: command.name })
           : Visited.make({ personId: command.personId, page: command.page })
       ]),
-    evolve: (state, event) =>
-      event._tag === "Visited" ? { ...state, visits: state.visits + 1 } : { ...state, name: event.name }
+    evolve: (state, event) => event._tag === "Visited" ? { ...state, visits: state.visits + 1 } : { ...state, name: event.name }
   },
   snapshot: { key: "person-v1", schema: PersonState, every: 3 }
 })

@@ -7,9 +7,9 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Context, Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import { EventStore, PgEventStore } from "../src/index.ts"
-import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { events, streamName } from "./fixtures.ts"
 
 const NEVER_POLL = 600_000

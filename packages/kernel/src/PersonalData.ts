@@ -32,8 +32,7 @@ export interface PersonalDataField extends PersonalData {
 }
 
 /** Reads the annotation of one schema, if any. */
-export const getPersonalData = (schema: Schema.Top): PersonalData | undefined =>
-  SchemaAST.resolveAt<PersonalData>(PersonalDataAnnotation)(schema.ast)
+export const getPersonalData = (schema: Schema.Top): PersonalData | undefined => SchemaAST.resolveAt<PersonalData>(PersonalDataAnnotation)(schema.ast)
 
 /** Lists the annotated top-level fields of a struct schema (e.g. one event type). */
 export const personalDataFields = (schema: Schema.Top): ReadonlyArray<PersonalDataField> => {

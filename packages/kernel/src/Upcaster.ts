@@ -147,5 +147,4 @@ export const chain = (options: ChainOptions): Chain => {
   }
 }
 
-const isPayloadList = (produced: StoredPayload | ReadonlyArray<StoredPayload>): produced is ReadonlyArray<StoredPayload> =>
-  Array.isArray(produced)
+const isPayloadList = (produced: StoredPayload | ReadonlyArray<StoredPayload>): produced is ReadonlyArray<StoredPayload> => Array.isArray(produced)

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
-import { type Decider, decideOn, fold, step } from "../src/Decider.ts"
+import { decideOn, type Decider, fold, step } from "../src/Decider.ts"
 
 type Command = { readonly add: number }
 type Event = { readonly added: number }

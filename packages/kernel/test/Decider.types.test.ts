@@ -5,7 +5,7 @@
  */
 import { describe, expectTypeOf, it } from "@effect/vitest"
 import { Result } from "effect"
-import { type Decider, decideOn, fold, step } from "../src/Decider.ts"
+import { decideOn, type Decider, fold, step } from "../src/Decider.ts"
 
 type Command = { readonly _tag: "Add"; readonly n: number } | { readonly _tag: "Clear" }
 type Event = { readonly _tag: "Added"; readonly n: number } | { readonly _tag: "Cleared" }

@@ -88,7 +88,13 @@ describe("Upcaster.chain", () => {
       versions: { A: 3, B: 2 },
       upcasters: [
         { type: "A", fromVersion: 1, upcast: to("A", 1) },
-        { type: "B", fromVersion: 1, upcast: () => { throw new Error("boom") } }
+        {
+          type: "B",
+          fromVersion: 1,
+          upcast: () => {
+            throw new Error("boom")
+          }
+        }
       ]
     }
     const notRaised = failureOf(options, payload("A"))
@@ -99,7 +105,8 @@ describe("Upcaster.chain", () => {
 
   it("refuses two upcasters for one (type, version) when the chain is compiled", () => {
     assert.throws(
-      () => chain({ versions: {}, upcasters: [{ type: "A", fromVersion: 1, upcast: to("A", 2) }, { type: "A", fromVersion: 1, upcast: to("A", 2) }] }),
+      () =>
+        chain({ versions: {}, upcasters: [{ type: "A", fromVersion: 1, upcast: to("A", 2) }, { type: "A", fromVersion: 1, upcast: to("A", 2) }] }),
       /two upcasters for A@1/
     )
   })

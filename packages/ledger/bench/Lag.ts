@@ -6,9 +6,9 @@
  * append, the time its `append` returned (the commit) is recorded; a prober (below) records when each read
  * model's committed checkpoint first covers it. Lag = that time - the append's return.
  */
+import { Checkpoint, type EventStore } from "@verity/eventstore"
 import { Duration, Effect, Fiber, FiberSet } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Checkpoint, type EventStore } from "@verity/eventstore"
 import { accountCodec } from "../src/Streams.ts"
 
 export interface LagOptions {
@@ -137,7 +137,7 @@ export const run = (store: EventStore["Service"], options: LagOptions) =>
         }
       })
 
-    for (let n = 0; ; n++) {
+    for (let n = 0;; n++) {
       const due = start + n * interval
       if (due >= end) break
       const wait = due - performance.now()

@@ -9,9 +9,9 @@
  * with owner/email, MoneyDeposited@1 and FundsWithdrawn@1 in decimal euros), so reads must upcast them.
  * Everything is seeded: the same options write the same events (except event ids).
  */
-import { Effect } from "effect"
 import type { Account } from "@verity/domain"
 import { type EventStore, ExpectedVersion, type NewEvent } from "@verity/eventstore"
+import { Effect } from "effect"
 import { accountCodec } from "../src/Streams.ts"
 
 export interface WorkloadOptions {
@@ -83,15 +83,19 @@ export const accountEvents = (i: number, accounts: number, count: number) => {
     const amount = (1 + Math.floor(random() * 100_000)) as Account.MoneyDeposited["amount"]
     if (roll < 0.55 || balance < 100) {
       balance += amount
-      events.push(legacy
-        ? raw("MoneyDeposited", { accountId, amount: amount / 100, at: at(k) })
-        : encode({ _tag: "MoneyDeposited", accountId, amount, currency, at: at(k) }))
+      events.push(
+        legacy
+          ? raw("MoneyDeposited", { accountId, amount: amount / 100, at: at(k) })
+          : encode({ _tag: "MoneyDeposited", accountId, amount, currency, at: at(k) })
+      )
     } else if (roll < 0.8) {
       const out = (1 + Math.floor(random() * (balance - 1))) as Account.MoneyWithdrawn["amount"]
       balance -= out
-      events.push(legacy
-        ? raw("FundsWithdrawn", { accountId, amount: out / 100, at: at(k) })
-        : encode({ _tag: "MoneyWithdrawn", accountId, amount: out, currency, at: at(k) }))
+      events.push(
+        legacy
+          ? raw("FundsWithdrawn", { accountId, amount: out / 100, at: at(k) })
+          : encode({ _tag: "MoneyWithdrawn", accountId, amount: out, currency, at: at(k) })
+      )
     } else if (roll < 0.86 && pendingDebit === undefined) {
       const out = (1 + Math.floor(random() * (balance - 1))) as Account.MoneyWithdrawn["amount"]
       balance -= out
@@ -122,9 +126,8 @@ export const accountEvents = (i: number, accounts: number, count: number) => {
       frozen = true
     }
   }
-  const legacyCount = events.filter((e) =>
-    e.type === "FundsWithdrawn" || (e.schemaVersion === 1 && (e.type === "AccountOpened" || e.type === "MoneyDeposited"))
-  ).length
+  const legacyCount =
+    events.filter((e) => e.type === "FundsWithdrawn" || (e.schemaVersion === 1 && (e.type === "AccountOpened" || e.type === "MoneyDeposited"))).length
   return { accountId: accountId as string, events, legacy: legacyCount, personal }
 }
 

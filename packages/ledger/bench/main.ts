@@ -18,6 +18,8 @@
  * (10), BENCH_SKIP_LAG=1, BENCH_PROFILE=1 (V8 CPU profile of the account_summary rebuild).
  */
 import { PgClient } from "@effect/sql-pg"
+import { Checkpoint, EventStore, MasterKeys, PgEventStore, type RecordedEvent } from "@verity/eventstore"
+import { Projection, Projections } from "@verity/projections"
 import { ConfigProvider, Context, Effect, Layer, Redacted, Stream } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Fs from "node:fs/promises"
@@ -25,11 +27,9 @@ import * as Inspector from "node:inspector"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Checkpoint, EventStore, MasterKeys, PgEventStore, type RecordedEvent } from "@verity/eventstore"
-import { Projection, Projections } from "@verity/projections"
+import * as AccountSummaryHandler from "../src/accountSummary/Handler.ts"
 import * as LedgerRuntime from "../src/LedgerRuntime.ts"
 import * as ReadModels from "../src/ReadModels.ts"
-import * as AccountSummaryHandler from "../src/accountSummary/Handler.ts"
 import { accountCodec } from "../src/Streams.ts"
 import * as Cpu from "./Cpu.ts"
 import * as Database from "./Database.ts"
@@ -123,7 +123,9 @@ const readPass = (label: string, store: EventStore["Service"], decode: boolean) 
       Effect.orDie
     )
     const seconds = (performance.now() - started) / 1_000
-    yield* progress(`${label}: ${events} events in ${seconds.toFixed(2)} s = ${Math.round(events / seconds)} events/s${decode ? ` (${decoded} decoded)` : ""}`)
+    yield* progress(
+      `${label}: ${events} events in ${seconds.toFixed(2)} s = ${Math.round(events / seconds)} events/s${decode ? ` (${decoded} decoded)` : ""}`
+    )
     return { label, events, seconds, eventsPerSecond: events / seconds, cpu: cpu() } satisfies ReadRate
   })
 
@@ -170,12 +172,21 @@ const rebuild = (name: string, verified: boolean) =>
     handlerTimes.delete(name)
     const cpu = Cpu.start(databaseName)
     let last = 0
-    const report = yield* profiled(name, projections.rebuildNow(name, (p) =>
-      p.events - last >= 200_000 ? Effect.andThen(Effect.sync(() => (last = p.events)), progress(`  ${name}: ${p.events} events`)) : Effect.void,
-      { skipVerify: !verified }
-    ).pipe(Effect.orDie))
+    const report = yield* profiled(
+      name,
+      projections.rebuildNow(
+        name,
+        (p) =>
+          p.events - last >= 200_000 ? Effect.andThen(Effect.sync(() => (last = p.events)), progress(`  ${name}: ${p.events} events`)) : Effect.void,
+        { skipVerify: !verified }
+      ).pipe(Effect.orDie)
+    )
     const time = handlerTimes.get(name) ?? { batches: 0, events: 0, ms: 0 }
-    yield* progress(`rebuild ${name}: ${report.events} events in ${report.seconds.toFixed(2)} s = ${Math.round(report.eventsPerSecond)} events/s (handler ${(time.ms / 1000).toFixed(2)} s in ${time.batches} batches)`)
+    yield* progress(
+      `rebuild ${name}: ${report.events} events in ${report.seconds.toFixed(2)} s = ${Math.round(report.eventsPerSecond)} events/s (handler ${
+        (time.ms / 1000).toFixed(2)
+      } s in ${time.batches} batches)`
+    )
     return {
       name,
       verified,
@@ -209,7 +220,9 @@ const breakdown = (events: number) =>
     let from = Checkpoint.start
     let total = 0
     while (total < events) {
-      const page = yield* store.readAll({ from, limit: config.rebuildBatch, categories: summary.categories!, types: summary.eventTypes }).pipe(Effect.orDie)
+      const page = yield* store.readAll({ from, limit: config.rebuildBatch, categories: summary.categories!, types: summary.eventTypes }).pipe(
+        Effect.orDie
+      )
       if (page.events.length === 0) break
       batches.push(page.events)
       total += page.events.length
@@ -224,12 +237,18 @@ const breakdown = (events: number) =>
     let decodeMs = Infinity
     let foldMs = Infinity
     for (let round = 0; round < 5; round++) {
-      decodeMs = Math.min(decodeMs, time(() => {
-        for (const batch of batches) for (const event of batch) accountCodec.decodeResult(event)
-      }))
-      foldMs = Math.min(foldMs, time(() => {
-        for (const batch of batches) AccountSummaryHandler.fold(batch)
-      }))
+      decodeMs = Math.min(
+        decodeMs,
+        time(() => {
+          for (const batch of batches) for (const event of batch) accountCodec.decodeResult(event)
+        })
+      )
+      foldMs = Math.min(
+        foldMs,
+        time(() => {
+          for (const batch of batches) AccountSummaryHandler.fold(batch)
+        })
+      )
     }
     const schema = `bench_scratch_${process.pid}`
     const ctx: Projection.TablesContext = { schema, table: (name) => sql(`${schema}.${name}`), rebuilding: true }
@@ -248,7 +267,11 @@ const breakdown = (events: number) =>
       foldUsPerEvent: ((foldMs - decodeMs) * 1_000) / total,
       sqlUsPerEvent: ((applyMs - foldMs) * 1_000) / total
     } satisfies Breakdown
-    yield* progress(`handler breakdown on ${total} events: decode ${result.decodeUsPerEvent.toFixed(2)} us, fold ${result.foldUsPerEvent.toFixed(2)} us, SQL ${result.sqlUsPerEvent.toFixed(2)} us per event`)
+    yield* progress(
+      `handler breakdown on ${total} events: decode ${result.decodeUsPerEvent.toFixed(2)} us, fold ${result.foldUsPerEvent.toFixed(2)} us, SQL ${
+        result.sqlUsPerEvent.toFixed(2)
+      } us per event`
+    )
     return result
   })
 
@@ -273,7 +296,9 @@ const scenarios = (plain: EventStore["Service"], serverLabel: string, settings: 
       chunk: config.chunk,
       concurrency: 2
     }, progress)
-    yield* progress(`wrote ${workload.events} events in ${workload.seconds.toFixed(1)} s (${Math.round(workload.events / workload.seconds)} events/s)`)
+    yield* progress(
+      `wrote ${workload.events} events in ${workload.seconds.toFixed(1)} s (${Math.round(workload.events / workload.seconds)} events/s)`
+    )
     const written = writeCpu()
     yield* sql`ANALYZE verity.events`.pipe(Effect.orDie)
 
@@ -292,7 +317,12 @@ const scenarios = (plain: EventStore["Service"], serverLabel: string, settings: 
     for (const p of readModels) rebuilds.push(yield* rebuild(p.name, false))
     rebuilds.push(yield* rebuild("account_summary", true))
 
-    let lag: (Lag.LagResult & { readonly batches: Record<string, { batches: number; eventsPerBatch: number; handlerMsPerBatch: number }>; readonly cpu: Cpu.Usage }) | undefined
+    let lag:
+      | (Lag.LagResult & {
+        readonly batches: Record<string, { batches: number; eventsPerBatch: number; handlerMsPerBatch: number }>
+        readonly cpu: Cpu.Usage
+      })
+      | undefined
     if (!config.skipLag) {
       yield* progress(`lag: ${config.lagRate} events/s for ${config.lagSeconds} s (+2 s warm-up), live runners of ${readModels.length} read models`)
       lag = yield* Effect.gen(function*() {
@@ -368,23 +398,43 @@ type Results = Effect.Success<ReturnType<typeof scenarios>>
 const n = (x: number) => Math.round(x).toLocaleString("en-US")
 const ms = (x: number) => x.toFixed(1)
 const cpuPer = (cpu: Cpu.Usage, events: number) =>
-  `${((cpu.nodeSeconds * 1e6) / events).toFixed(2)} | ${cpu.postgresSeconds > 0 ? ((cpu.postgresSeconds * 1e6) / events).toFixed(2) : "n/a"} | ${cpu.loadAverage.toFixed(1)}`
+  `${((cpu.nodeSeconds * 1e6) / events).toFixed(2)} | ${cpu.postgresSeconds > 0 ? ((cpu.postgresSeconds * 1e6) / events).toFixed(2) : "n/a"} | ${
+    cpu.loadAverage.toFixed(1)
+  }`
 
 const markdown = (r: Results) => {
   const raw = r.reads[0]!.eventsPerSecond
   const lines = [
     `## Ledger read models: rebuild and lag (${r.environment.cores} cores, ${r.environment.cpuModel}, Node ${r.environment.node})`,
     "",
-    `PostgreSQL ${r.environment.settings["server_version"]} (${r.environment.server}); shared_buffers ${r.environment.settings["shared_buffers"]}, fsync ${r.environment.settings["fsync"]}, synchronous_commit ${r.environment.settings["synchronous_commit"]}. Rebuild batch size ${n(r.environment.rebuildBatchSize)}.`,
+    `PostgreSQL ${r.environment.settings["server_version"]} (${r.environment.server}); shared_buffers ${
+      r.environment.settings["shared_buffers"]
+    }, fsync ${r.environment.settings["fsync"]}, synchronous_commit ${r.environment.settings["synchronous_commit"]}. Rebuild batch size ${
+      n(r.environment.rebuildBatchSize)
+    }.`,
     "",
-    `History: ${n(r.workload.events)} account events on ${n(r.workload.accounts)} accounts, written through the protected store's appendMany (${n(r.workload.streamsPerWrite)} streams x ${n(r.workload.chunk)} events per transaction, 2 in flight) at ${n(r.workload.eventsPerSecond)} events/s; ${n(r.workload.personalDataEvents)} events carry encrypted personal data, ${n(r.workload.legacyEvents)} are stored in retired v1 shapes (upcast on read).`,
+    `History: ${n(r.workload.events)} account events on ${n(r.workload.accounts)} accounts, written through the protected store's appendMany (${
+      n(r.workload.streamsPerWrite)
+    } streams x ${n(r.workload.chunk)} events per transaction, 2 in flight) at ${n(r.workload.eventsPerSecond)} events/s; ${
+      n(r.workload.personalDataEvents)
+    } events carry encrypted personal data, ${n(r.workload.legacyEvents)} are stored in retired v1 shapes (upcast on read).`,
     "",
     "| step | events | seconds | events/s | vs raw read | Node CPU us/event | PostgreSQL CPU us/event | load avg |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",
-    `| bulk write (appendMany, protected store) | ${n(r.workload.events)} | ${r.workload.seconds.toFixed(1)} | ${n(r.workload.eventsPerSecond)} | | ${cpuPer(r.workload.cpu, r.workload.events)} |`,
-    ...r.reads.map((x) => `| ${x.label} | ${n(x.events)} | ${x.seconds.toFixed(2)} | ${n(x.eventsPerSecond)} | ${((x.eventsPerSecond / raw) * 100).toFixed(0)}% | ${cpuPer(x.cpu, x.events)} |`),
+    `| bulk write (appendMany, protected store) | ${n(r.workload.events)} | ${r.workload.seconds.toFixed(1)} | ${n(r.workload.eventsPerSecond)} | | ${
+      cpuPer(r.workload.cpu, r.workload.events)
+    } |`,
+    ...r.reads.map((x) =>
+      `| ${x.label} | ${n(x.events)} | ${x.seconds.toFixed(2)} | ${n(x.eventsPerSecond)} | ${((x.eventsPerSecond / raw) * 100).toFixed(0)}% | ${
+        cpuPer(x.cpu, x.events)
+      } |`
+    ),
     ...r.rebuilds.map((x) =>
-      `| **rebuildNow ${x.name}${x.verified ? ", verified switch" : " --skip-verify"}** (handler ${x.handlerSeconds.toFixed(2)} s = ${((x.handlerSeconds / x.seconds) * 100).toFixed(0)}%, ${n(x.batches)} batches) | ${n(x.events)} | ${x.seconds.toFixed(2)} | **${n(x.eventsPerSecond)}** | ${((x.eventsPerSecond / raw) * 100).toFixed(0)}% | ${cpuPer(x.cpu, x.events)} |`
+      `| **rebuildNow ${x.name}${x.verified ? ", verified switch" : " --skip-verify"}** (handler ${x.handlerSeconds.toFixed(2)} s = ${
+        ((x.handlerSeconds / x.seconds) * 100).toFixed(0)
+      }%, ${n(x.batches)} batches) | ${n(x.events)} | ${x.seconds.toFixed(2)} | **${n(x.eventsPerSecond)}** | ${
+        ((x.eventsPerSecond / raw) * 100).toFixed(0)
+      }% | ${cpuPer(x.cpu, x.events)} |`
     ),
     "",
     (() => {
@@ -397,12 +447,22 @@ const markdown = (r: Results) => {
       const pgRead = (read.cpu.postgresSeconds * 1e6) / read.events
       const pgRebuild = (s.cpu.postgresSeconds * 1e6) / s.events
       return [
-        `Where account_summary's rebuild time goes: while catching up the runner reads the next page while it applies the current one, so the rebuild runs close to the raw read rate of the same events, which is its ceiling. Per event: wall ${per(s.seconds, s.events)} us (raw read alone ${per(read.seconds, read.events)} us; around the handler ${per(s.handlerSeconds, s.events)} us). `,
-        `Node CPU ${nodeRebuild.toFixed(2)} us (read alone ${nodeRead.toFixed(2)} us, so handler + runtime add ${(nodeRebuild - nodeRead).toFixed(2)} us: codec decode ${h.decodeUsPerEvent.toFixed(2)} us and fold ${h.foldUsPerEvent.toFixed(2)} us of it, measured on ${n(h.events)} events in memory). `,
+        `Where account_summary's rebuild time goes: while catching up the runner reads the next page while it applies the current one, so the rebuild runs close to the raw read rate of the same events, which is its ceiling. Per event: wall ${
+          per(s.seconds, s.events)
+        } us (raw read alone ${per(read.seconds, read.events)} us; around the handler ${per(s.handlerSeconds, s.events)} us). `,
+        `Node CPU ${nodeRebuild.toFixed(2)} us (read alone ${nodeRead.toFixed(2)} us, so handler + runtime add ${
+          (nodeRebuild - nodeRead).toFixed(2)
+        } us: codec decode ${h.decodeUsPerEvent.toFixed(2)} us and fold ${h.foldUsPerEvent.toFixed(2)} us of it, measured on ${
+          n(h.events)
+        } events in memory). `,
         pgRead > 0
-          ? `PostgreSQL CPU ${pgRebuild.toFixed(2)} us (read alone ${pgRead.toFixed(2)} us: the writes add ${(pgRebuild - pgRead).toFixed(2)} us). The handler's SQL in isolation (scratch tables, a transaction per batch): ${h.sqlUsPerEvent.toFixed(2)} us per event.`
+          ? `PostgreSQL CPU ${pgRebuild.toFixed(2)} us (read alone ${pgRead.toFixed(2)} us: the writes add ${
+            (pgRebuild - pgRead).toFixed(2)
+          } us). The handler's SQL in isolation (scratch tables, a transaction per batch): ${h.sqlUsPerEvent.toFixed(2)} us per event.`
           : `The handler's SQL in isolation (scratch tables, a transaction per batch): ${h.sqlUsPerEvent.toFixed(2)} us per event.`,
-        ` Node was busy ${((s.cpu.nodeSeconds / s.cpu.wallSeconds) * 100).toFixed(0)}% of the rebuild's wall time (all its threads, GC included): the rebuild is bound by Node's one thread, which spends most of each event in the read.`
+        ` Node was busy ${
+          ((s.cpu.nodeSeconds / s.cpu.wallSeconds) * 100).toFixed(0)
+        }% of the rebuild's wall time (all its threads, GC included): the rebuild is bound by Node's one thread, which spends most of each event in the read.`
       ].join("")
     })(),
     "",
@@ -412,17 +472,25 @@ const markdown = (r: Results) => {
     const l = r.lag
     lines.push(
       "",
-      `Lag at ${n(l.targetRate)} events/s target (${n(l.achievedRate)} achieved; ${n(l.appends)} appends of ${n(l.events / Math.max(1, l.appends))} events over ${l.seconds.toFixed(1)} s), append return -> read-model commit visible:`,
+      `Lag at ${n(l.targetRate)} events/s target (${n(l.achievedRate)} achieved; ${n(l.appends)} appends of ${
+        n(l.events / Math.max(1, l.appends))
+      } events over ${l.seconds.toFixed(1)} s), append return -> read-model commit visible:`,
       "",
       "| read model | p50 ms | p90 ms | p99 ms | max ms | mean ms | live batches | events/batch | handler ms/batch |",
       "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...Object.entries(l.lag).map(([name, p]) => {
         const b = l.batches[name]!
-        return `| ${name} | ${ms(p.p50Ms)} | ${ms(p.p90Ms)} | **${ms(p.p99Ms)}** | ${ms(p.maxMs)} | ${ms(p.meanMs)} | ${n(b.batches)} | ${b.eventsPerBatch.toFixed(1)} | ${b.handlerMsPerBatch.toFixed(2)} |`
+        return `| ${name} | ${ms(p.p50Ms)} | ${ms(p.p90Ms)} | **${ms(p.p99Ms)}** | ${ms(p.maxMs)} | ${ms(p.meanMs)} | ${n(b.batches)} | ${
+          b.eventsPerBatch.toFixed(1)
+        } | ${b.handlerMsPerBatch.toFixed(2)} |`
       }),
-      `| (append latency itself) | ${ms(l.appendLatency.p50Ms)} | ${ms(l.appendLatency.p90Ms)} | ${ms(l.appendLatency.p99Ms)} | ${ms(l.appendLatency.maxMs)} | ${ms(l.appendLatency.meanMs)} | | | |`,
+      `| (append latency itself) | ${ms(l.appendLatency.p50Ms)} | ${ms(l.appendLatency.p90Ms)} | ${ms(l.appendLatency.p99Ms)} | ${
+        ms(l.appendLatency.maxMs)
+      } | ${ms(l.appendLatency.meanMs)} | | | |`,
       "",
-      `During the lag run: Node ${((l.cpu.nodeSeconds / l.cpu.wallSeconds) * 100).toFixed(0)}% of a core, PostgreSQL backends ${((l.cpu.postgresSeconds / l.cpu.wallSeconds) * 100).toFixed(0)}% of a core, load average ${l.cpu.loadAverage.toFixed(1)} (2 cores).`
+      `During the lag run: Node ${((l.cpu.nodeSeconds / l.cpu.wallSeconds) * 100).toFixed(0)}% of a core, PostgreSQL backends ${
+        ((l.cpu.postgresSeconds / l.cpu.wallSeconds) * 100).toFixed(0)
+      }% of a core, load average ${l.cpu.loadAverage.toFixed(1)} (2 cores).`
     )
   }
   return lines.join("\n")

@@ -10,12 +10,12 @@
  * `VERITY_RETIRED_GRACE` (a duration, default 30 seconds) is how long a rebuild's previous generation is
  * kept before the supervisors drop it; an option given by the caller wins.
  */
-import { Config, Effect, Layer, Option, Schema } from "effect"
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { MasterKeys, PersonalData, PgEventStore } from "@verity/eventstore"
 import { Database } from "@verity/postgres"
 import { type Projection, Projections } from "@verity/projections"
+import { Config, Effect, Layer, Option, Schema } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import { personalFields } from "./Streams.ts"
 
 export interface LedgerRuntimeOptions {

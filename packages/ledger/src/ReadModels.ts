@@ -14,8 +14,8 @@ import { projection as dailyTotals } from "./dailyTotals/Projection.ts"
 import { projection as accountTransactions } from "./transactions/Projection.ts"
 
 export * as AccountSummary from "./accountSummary/Queries.ts"
-export * as AccountTransactions from "./transactions/Queries.ts"
 export * as DailyTotals from "./dailyTotals/Queries.ts"
+export * as AccountTransactions from "./transactions/Queries.ts"
 
 export { accountSummary, accountTransactions, dailyTotals }
 

@@ -43,10 +43,10 @@
  * none), `causationId` = the triggering event's id, `actor` = "transfer-process". Time (`at`) comes from
  * `Clock`; ids come from the transfer.
  */
-import { Clock, Effect, Schema } from "effect"
 import { Account, Ids, Timestamp, Transfer } from "@verity/domain"
 import { type EventMetadata, type RecordedEvent, StoreUnavailable } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
+import { Clock, Effect, Schema } from "effect"
 import { Accounts, TRANSFER_CATEGORY, transferCodec, Transfers } from "./Streams.ts"
 import { nextStep, reasonOf, type Step } from "./transfers/Steps.ts"
 
@@ -122,10 +122,13 @@ const sendAccountCommand = (step: Step, metadata: EventMetadata) =>
       const rejection = isAccountRejection(error) || error._tag === "StreamTombstoned"
       if (rejection && step.rejected !== undefined) return Effect.succeed(step.rejected(reasonOf(error)))
       if (rejection) {
-        return Effect.fail(new Projection.ProjectionFailure({
-          message: `${step.name} of transfer ${step.command.transferId} rejected by account ${step.command.accountId} (${error._tag}): a transfer invariant is broken`,
-          cause: error
-        }))
+        return Effect.fail(
+          new Projection.ProjectionFailure({
+            message:
+              `${step.name} of transfer ${step.command.transferId} rejected by account ${step.command.accountId} (${error._tag}): a transfer invariant is broken`,
+            cause: error
+          })
+        )
       }
       return Effect.fail(failure(`${step.name} on account ${step.command.accountId}`)(error))
     })

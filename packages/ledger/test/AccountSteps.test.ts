@@ -4,13 +4,13 @@
  * to exactly the types its map reads plus the stored types upcast into them.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { Schema } from "effect"
 import { Account } from "@verity/domain"
+import { Schema } from "effect"
 import { type AccountEventOf, type AccountSteps, readTypes, runStep, subscribedTypes } from "../src/AccountSteps.ts"
 import { steps as summarySteps } from "../src/accountSummary/Handler.ts"
 import { steps as dailySteps } from "../src/dailyTotals/Handler.ts"
-import { steps as transactionSteps } from "../src/transactions/Handler.ts"
 import * as ReadModels from "../src/ReadModels.ts"
+import { steps as transactionSteps } from "../src/transactions/Handler.ts"
 
 const ID = "0b6f2a52-6a8e-4a57-9a43-3c9d2e1f0a11"
 
@@ -68,7 +68,14 @@ describe("AccountSteps", () => {
   })
 
   it("derives each read model's subscription from its map", () => {
-    const money = ["AccountOpened", "MoneyDeposited", "MoneyWithdrawn", "MoneyDebitedForTransfer", "MoneyCreditedForTransfer", "MoneyRefundedForTransfer"]
+    const money = [
+      "AccountOpened",
+      "MoneyDeposited",
+      "MoneyWithdrawn",
+      "MoneyDebitedForTransfer",
+      "MoneyCreditedForTransfer",
+      "MoneyRefundedForTransfer"
+    ]
     assert.sameMembers([...readTypes(dailySteps)], money)
     assert.sameMembers([...readTypes(transactionSteps)], money)
     assert.sameMembers([...readTypes(summarySteps)], Object.keys(Account.AccountEventVersions))

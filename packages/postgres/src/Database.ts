@@ -63,16 +63,25 @@ export const watch = (server: EmbeddedPostgres.EmbeddedServer, options: { readon
     const recover = Effect.gen(function*() {
       const since = Date.now()
       let reason = `embedded PostgreSQL on ${server.dataDir} (port ${server.port}) is not running`
-      for (let attempts = 1; ; attempts++) {
+      for (let attempts = 1;; attempts++) {
         if (!(yield* folderExists)) return yield* giveUp(`${reason}, and ${server.dataDir} holds no cluster any more`)
-        yield* Ref.set(state, { _tag: "Recovering", reason: `${reason}; restarting it (attempt ${attempts} of ${options.maxAttempts})`, attempts, since })
+        yield* Ref.set(state, {
+          _tag: "Recovering",
+          reason: `${reason}; restarting it (attempt ${attempts} of ${options.maxAttempts})`,
+          attempts,
+          since
+        })
         yield* Effect.logWarning(`${reason}; restarting it (attempt ${attempts} of ${options.maxAttempts})`)
         const exit = yield* Effect.exit(server.restart)
         if (Exit.isSuccess(exit)) {
-          yield* Effect.logWarning(exit.value === "started" ? "restarted the embedded PostgreSQL" : "another process restarted the embedded PostgreSQL: attached")
+          yield* Effect.logWarning(
+            exit.value === "started" ? "restarted the embedded PostgreSQL" : "another process restarted the embedded PostgreSQL: attached"
+          )
           return yield* Ref.set(state, { _tag: "Up" })
         }
-        reason = `embedded PostgreSQL could not be restarted: ${exit.cause.reasons.map((r) => r._tag === "Fail" ? r.error.message : String(r)).join("; ")}`
+        reason = `embedded PostgreSQL could not be restarted: ${
+          exit.cause.reasons.map((r) => r._tag === "Fail" ? r.error.message : String(r)).join("; ")
+        }`
         if (attempts >= options.maxAttempts) return yield* giveUp(reason)
         yield* Effect.sleep(`${Math.min(5_000, 250 * 2 ** attempts)} millis`)
       }
@@ -117,13 +126,16 @@ export const layer = (options: DatabaseOptions = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     const { health, info, url } = yield* resolve
     yield* Effect.logInfo(info.embedded ? `embedded PostgreSQL in ${info.dataDir}` : `PostgreSQL at ${info.url}`)
-    return Layer.merge(Layer.succeed(DatabaseHealth, health), PgClient.layer({
-      url: Redacted.make(url),
-      maxConnections: options.maxConnections ?? 20,
-      applicationName: options.applicationName ?? "verity",
-      startupParameters: {
-        idle_in_transaction_session_timeout: String(options.idleTransactionTimeout ?? 60_000),
-        client_connection_check_interval: CLIENT_CHECK_MILLIS
-      }
-    }))
+    return Layer.merge(
+      Layer.succeed(DatabaseHealth, health),
+      PgClient.layer({
+        url: Redacted.make(url),
+        maxConnections: options.maxConnections ?? 20,
+        applicationName: options.applicationName ?? "verity",
+        startupParameters: {
+          idle_in_transaction_session_timeout: String(options.idleTransactionTimeout ?? 60_000),
+          client_connection_check_interval: CLIENT_CHECK_MILLIS
+        }
+      })
+    )
   }))

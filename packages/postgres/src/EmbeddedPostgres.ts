@@ -88,51 +88,65 @@ export const start = (
     const identity = yield* attempt("NoServerUser", "no postgres user to run the server as", serverIdentity)
     yield* Effect.promise(() => Fs.mkdir(Path.dirname(dataDir), { recursive: true }))
     if (identity !== undefined) {
-      const opened = yield* attempt("PathNotTraversable", "could not open the data folder's path to the postgres user", () => openPathTo(Path.dirname(dataDir)))
+      const opened = yield* attempt("PathNotTraversable", "could not open the data folder's path to the postgres user", () =>
+        openPathTo(Path.dirname(dataDir)))
       if (opened.length > 0) {
         yield* Effect.logWarning(`let the "${USER}" user traverse (o+x, not list) ${opened.join(", ")} to reach ${dataDir}`)
       }
     }
-    const bin = Path.join(yield* attempt("BinariesMissing", "could not find the PostgreSQL binaries", () => reachableBinaries(identity)), "bin")
+    const bin = Path.join(
+      yield* attempt("BinariesMissing", "could not find the PostgreSQL binaries", () =>
+        reachableBinaries(identity)),
+      "bin"
+    )
 
     /** Under the lock: attach to a live server, or start one (on `port`, else the previous one, else a free one). */
     const ensure = (mayInitialise: boolean, port: number | undefined) =>
-      withLock(dataDir, Effect.gen(function*() {
-        const found = yield* Effect.promise(() => readPidFile(dataDir))
-        if (found !== undefined && (yield* Effect.promise(() => isPostgres(found.pid)))) {
-          // A live postmaster: wait for it to answer (it may be starting or recovering), unless it dies.
-          const deadline = Date.now() + 60_000
-          while (yield* Effect.promise(() => isPostgres(found.pid))) {
-            const now = yield* Effect.promise(() => readPidFile(dataDir))
-            if (now?.pid === found.pid && now.status === "ready" && (yield* answers(found.port))) {
-              return { mode: "attached" as const, port: found.port }
+      withLock(
+        dataDir,
+        Effect.gen(function*() {
+          const found = yield* Effect.promise(() =>
+            readPidFile(dataDir)
+          )
+          if (found !== undefined && (yield* Effect.promise(() => isPostgres(found.pid)))) {
+            // A live postmaster: wait for it to answer (it may be starting or recovering), unless it dies.
+            const deadline = Date.now() + 60_000
+            while (yield* Effect.promise(() => isPostgres(found.pid))) {
+              const now = yield* Effect.promise(() => readPidFile(dataDir))
+              if (now?.pid === found.pid && now.status === "ready" && (yield* answers(found.port))) {
+                return { mode: "attached" as const, port: found.port }
+              }
+              if (Date.now() > deadline) {
+                return yield* new EmbeddedPostgresError({
+                  reason: "NotAnswering",
+                  detail: `PostgreSQL (pid ${found.pid}) holds ${dataDir} but does not answer on port ${found.port}`
+                })
+              }
+              yield* Effect.sleep("100 millis")
             }
-            if (Date.now() > deadline) {
-              return yield* new EmbeddedPostgresError({
-                reason: "NotAnswering",
-                detail: `PostgreSQL (pid ${found.pid}) holds ${dataDir} but does not answer on port ${found.port}`
-              })
+          }
+          // Provably dead (or never started): the pid file, if any, is stale.
+          const initialised = yield* Effect.promise(() => Fs.stat(Path.join(dataDir, "PG_VERSION")).then(() => true, () => false))
+          if (!initialised) {
+            if (!mayInitialise) {
+              return yield* new EmbeddedPostgresError({ reason: "ClusterGone", detail: `${dataDir} holds no PostgreSQL cluster any more` })
             }
-            yield* Effect.sleep("100 millis")
+            yield* attempt("InitialiseFailed", `could not initialise PostgreSQL in ${dataDir}`, () => initialise(bin, dataDir, identity))
           }
-        }
-        // Provably dead (or never started): the pid file, if any, is stale.
-        const initialised = yield* Effect.promise(() => Fs.stat(Path.join(dataDir, "PG_VERSION")).then(() => true, () => false))
-        if (!initialised) {
-          if (!mayInitialise) {
-            return yield* new EmbeddedPostgresError({ reason: "ClusterGone", detail: `${dataDir} holds no PostgreSQL cluster any more` })
-          }
-          yield* attempt("InitialiseFailed", `could not initialise PostgreSQL in ${dataDir}`, () => initialise(bin, dataDir, identity))
-        }
-        yield* Effect.promise(() => Fs.rm(Path.join(dataDir, "postmaster.pid"), { force: true }))
-        const chosen = port ?? (Number.isInteger(found?.port) && found!.port > 0 ? found!.port : yield* freePort)
-        // Backends of a postmaster killed with -9 exit on their own within moments; until then the server
-        // refuses to start ("shared memory block is still in use"): try a few times.
-        yield* attempt("StartFailed", `could not start PostgreSQL on port ${chosen}`, () => launch(bin, dataDir, chosen, options.postgresFlags ?? [], identity, options.ephemeral !== true)).pipe(
-          Effect.retry({ schedule: Schedule.exponential("200 millis"), times: 4 })
-        )
-        return { mode: "started" as const, port: chosen }
-      }))
+          yield* Effect.promise(() => Fs.rm(Path.join(dataDir, "postmaster.pid"), { force: true }))
+          const chosen = port ?? (Number.isInteger(found?.port) && found!.port > 0 ? found!.port : yield* freePort)
+          // Backends of a postmaster killed with -9 exit on their own within moments; until then the server
+          // refuses to start ("shared memory block is still in use"): try a few times.
+          yield* attempt(
+            "StartFailed",
+            `could not start PostgreSQL on port ${chosen}`,
+            () => launch(bin, dataDir, chosen, options.postgresFlags ?? [], identity, options.ephemeral !== true)
+          ).pipe(
+            Effect.retry({ schedule: Schedule.exponential("200 millis"), times: 4 })
+          )
+          return { mode: "started" as const, port: chosen }
+        })
+      )
 
     const token = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
     const first = yield* Effect.acquireRelease(
@@ -163,22 +177,25 @@ export const start = (
 
 /** Closing a runtime's scope: stop the server when nobody else uses it (see `start`). */
 const leave = (dataDir: string, token: string, ephemeral: boolean) =>
-  withLock(dataDir, Effect.gen(function*() {
-    yield* Effect.promise(() => deregister(dataDir, token))
-    const others = ephemeral ? [] : yield* Effect.promise(() => liveUsers(dataDir))
-    if (others.length > 0) {
-      yield* Effect.logInfo(`left PostgreSQL on ${dataDir} running for ${others.length} other user(s)`)
-      return
-    }
-    const found = yield* Effect.promise(() => readPidFile(dataDir))
-    if (found !== undefined && (yield* Effect.promise(() => isPostgres(found.pid)))) {
-      yield* Effect.promise(() => stopServer(found.pid))
-    }
-    if (ephemeral) {
-      yield* Effect.promise(async () => {
-        await Fs.rm(dataDir, { recursive: true, force: true })
-        await Fs.rm(`${dataDir}.log`, { force: true })
-        await Fs.rm(usersDir(dataDir), { recursive: true, force: true })
-      })
-    }
-  })).pipe(Effect.ignore)
+  withLock(
+    dataDir,
+    Effect.gen(function*() {
+      yield* Effect.promise(() => deregister(dataDir, token))
+      const others = ephemeral ? [] : yield* Effect.promise(() => liveUsers(dataDir))
+      if (others.length > 0) {
+        yield* Effect.logInfo(`left PostgreSQL on ${dataDir} running for ${others.length} other user(s)`)
+        return
+      }
+      const found = yield* Effect.promise(() => readPidFile(dataDir))
+      if (found !== undefined && (yield* Effect.promise(() => isPostgres(found.pid)))) {
+        yield* Effect.promise(() => stopServer(found.pid))
+      }
+      if (ephemeral) {
+        yield* Effect.promise(async () => {
+          await Fs.rm(dataDir, { recursive: true, force: true })
+          await Fs.rm(`${dataDir}.log`, { force: true })
+          await Fs.rm(usersDir(dataDir), { recursive: true, force: true })
+        })
+      }
+    })
+  ).pipe(Effect.ignore)

@@ -1,5 +1,5 @@
-import { assert, describe, it, layer } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { databases, forEachDatabase, TestDatabase } from "../src/testing/index.ts"
 

@@ -12,9 +12,9 @@
  * erasure event are concerned, and their handling of it must stand on its own (it must not depend on the
  * events between): the account summary's does, it overwrites the holder's fields and sets `erased`.
  */
+import { EventStore, PersonalData } from "@verity/eventstore"
 import { Effect, Option } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { EventStore, PersonalData } from "@verity/eventstore"
 import type { Projection } from "./Projection.ts"
 import type { Generation, Registry } from "./Registry.ts"
 

@@ -4,10 +4,10 @@
  * keeps failing). The SQL part of "transient" is the event store's one classification
  * (`isRetryableSqlError`), so the runner and the store agree on what an outage is.
  */
+import { isRetryableSqlError } from "@verity/eventstore"
 import { Schema } from "effect"
 import type { Cause } from "effect"
 import { isSqlError } from "effect/sql/SqlError"
-import { isRetryableSqlError } from "@verity/eventstore"
 
 /** The generation is not ours to write any more (retired, or advanced by another runner): ends the run. */
 export class Fenced extends Schema.TaggedError<Fenced>()("Fenced", {
@@ -36,8 +36,7 @@ export class RunnerFailure extends Schema.TaggedError<RunnerFailure>()("RunnerFa
   }
 }
 
-const hasTag = (value: unknown, tag: string): boolean =>
-  typeof value === "object" && value !== null && "_tag" in value && value._tag === tag
+const hasTag = (value: unknown, tag: string): boolean => typeof value === "object" && value !== null && "_tag" in value && value._tag === tag
 
 /** The first failure or defect of `cause`, as a line of text (stored as a parked stream's error). */
 export const describeCause = (cause: Cause.Cause<unknown>): string => {

@@ -4,13 +4,13 @@
  * projection's checkpoint transaction with the parked row locked, so it never races the runner, and uses
  * the runner's own isolate-and-park step (Parking.ts): an event that fails again parks the stream there.
  */
+import type { EventStore, RecordedEvent } from "@verity/eventstore"
 import { Effect, Option } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
-import type { EventStore, RecordedEvent } from "@verity/eventstore"
 import { describeCause } from "./Failures.ts"
+import type { Parking } from "./Parking.ts"
 import { checkpointTransaction, type Projection } from "./Projection.ts"
 import { ProjectionsError, StreamNotParked, type UnknownProjection } from "./ProjectionsError.ts"
-import type { Parking } from "./Parking.ts"
 import type { Registry } from "./Registry.ts"
 
 export interface ParkedStream {

@@ -5,9 +5,9 @@
  * events wait in `parked_events` until an operator releases it. Nothing is dropped: a skipped event is kept
  * in `dead_letters`. Every function runs inside the caller's checkpoint transaction.
  */
+import type { RecordedEvent } from "@verity/eventstore"
 import { type Cause, Effect, Exit, Option } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import type { RecordedEvent } from "@verity/eventstore"
 import { describeCause } from "./Failures.ts"
 import type { Projection, TablesContext } from "./Projection.ts"
 import type { Registry } from "./Registry.ts"

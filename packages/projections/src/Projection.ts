@@ -7,11 +7,11 @@
  * schema `<name>`, which a rebuild switches atomically from one generation to the next. A handler must
  * therefore only name its tables through `context.table(...)`.
  */
+import type { EventStore, RecordedEvent, StoreUnavailable } from "@verity/eventstore"
 import { type Effect, Schema } from "effect"
-import type { Identifier } from "effect/sql/Statement"
 import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import type { EventStore, RecordedEvent, StoreUnavailable } from "@verity/eventstore"
+import type { Identifier } from "effect/sql/Statement"
 
 export interface ProjectionTable {
   /** Table name inside the generation's schema (also the view name in the projection's schema). */
@@ -102,6 +102,7 @@ export const generationSchema = (name: string, generation: number) => `${name}_g
  * (`EventStore.transaction`): readers then wait for it rather than skip its events. A read model appends
  * nothing and stays a plain transaction, which never holds readers back.
  */
-export const checkpointTransaction = (projection: Projection, store: EventStore["Service"], sql: SqlClient) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError | StoreUnavailable, R> =>
-  projection.sideEffects === true ? store.transaction(effect) : sql.withTransaction(effect)
+export const checkpointTransaction =
+  (projection: Projection, store: EventStore["Service"], sql: SqlClient) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError | StoreUnavailable, R> =>
+    projection.sideEffects === true ? store.transaction(effect) : sql.withTransaction(effect)

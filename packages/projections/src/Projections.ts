@@ -18,15 +18,22 @@
  * and drop it once `retiredGrace` has passed.
  */
 import { PgClient } from "@effect/sql-pg"
+import { type Checkpoint, EventStore, StoreUnavailable } from "@verity/eventstore"
 import { Context, Duration, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { type Checkpoint, EventStore, StoreUnavailable } from "@verity/eventstore"
 import * as Os from "node:os"
 import * as Migrations from "./Migrations.ts"
 import * as ParkedStreams from "./ParkedStreams.ts"
 import * as Parking from "./Parking.ts"
 import type { Projection } from "./Projection.ts"
-import { NotReplayable, ProjectionsError, type StreamNotParked, type SwitchRefused, UnknownProjection, type WaitTimedOut } from "./ProjectionsError.ts"
+import {
+  NotReplayable,
+  ProjectionsError,
+  type StreamNotParked,
+  type SwitchRefused,
+  UnknownProjection,
+  type WaitTimedOut
+} from "./ProjectionsError.ts"
 import * as Rebuild from "./Rebuild.ts"
 import * as Registry from "./Registry.ts"
 import * as Runner from "./Runner.ts"
@@ -35,6 +42,7 @@ import * as Supervisor from "./Supervisor.ts"
 import type * as Verify from "./Verify.ts"
 import * as Wait from "./Wait.ts"
 
+export type { ParkedStream, RetryOutcome } from "./ParkedStreams.ts"
 export {
   NotReplayable,
   ProjectionsError,
@@ -45,7 +53,6 @@ export {
   UnknownProjection,
   WaitTimedOut
 } from "./ProjectionsError.ts"
-export type { ParkedStream, RetryOutcome } from "./ParkedStreams.ts"
 export type { RebuildOptions, RebuildProgress, RebuildReport } from "./Rebuild.ts"
 export { type GenerationStatus, type HeldBackBy, type ProjectionState, type ProjectionStatus, stateOf } from "./Status.ts"
 /** Re-exported for callers that name the runtime's error types. */
@@ -132,7 +139,8 @@ export const make = (options: ProjectionsOptions) =>
       return projection === undefined ? Effect.fail(new UnknownProjection({ name })) : Effect.succeed(projection)
     }
     const findReplayable = (name: string): Effect.Effect<Projection, UnknownProjection | NotReplayable> =>
-      Effect.flatMap(find(name), (projection) => projection.sideEffects === true ? Effect.fail(new NotReplayable({ name })) : Effect.succeed(projection))
+      Effect.flatMap(find(name), (projection) =>
+        projection.sideEffects === true ? Effect.fail(new NotReplayable({ name })) : Effect.succeed(projection))
 
     const runnerOptions: Runner.RunnerOptions = {
       owner: options.owner ?? `${Os.hostname()}:${process.pid}`,
@@ -142,7 +150,8 @@ export const make = (options: ProjectionsOptions) =>
       lockRetry: "500 millis",
       heartbeatInterval: "2 seconds",
       maxAttempts: options.maxAttempts ?? 3,
-      onProgress: (p) => progress.report(p.name, p.generation, p.checkpoint),
+      onProgress: (p) =>
+        progress.report(p.name, p.generation, p.checkpoint),
       verifySwitch: Rebuild.verifySwitch(sql, registry, store)
     }
 

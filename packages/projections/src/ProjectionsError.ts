@@ -5,9 +5,9 @@
  * unexpected is one `ProjectionsError` whose `reason` says what failed and `isRetryable` whether trying
  * again later can succeed.
  */
+import { isRetryableSqlError } from "@verity/eventstore"
 import { Schema } from "effect"
 import { isSqlError } from "effect/sql/SqlError"
-import { isRetryableSqlError } from "@verity/eventstore"
 import type * as Verify from "./Verify.ts"
 
 const isVerifyImpossible = (cause: unknown): boolean =>

@@ -5,10 +5,10 @@
  * generation with the events (as `verify` does); a mismatch refuses the switch and records the differing
  * rows, unless the rebuild asked to skip the check. Projections with side effects are never replayed.
  */
-import { Clock, Effect, Option } from "effect"
-import type { SqlClient } from "effect/sql/SqlClient"
 import type { Checkpoint, EventStore } from "@verity/eventstore"
 import { PersonalData } from "@verity/eventstore"
+import { Clock, Effect, Option } from "effect"
+import type { SqlClient } from "effect/sql/SqlClient"
 import * as Erasure from "./Erasure.ts"
 import type { Projection } from "./Projection.ts"
 import { type NotReplayable, ProjectionsError, type SwitchRefusal, SwitchRefused, type UnknownProjection } from "./ProjectionsError.ts"
@@ -112,7 +112,10 @@ export const make = ({ find, findReplayable, progress, registry, runnerOptions, 
         name,
         generation,
         checkpoint: refusal?.checkpoint ?? "",
-        tables: (refusal?.tables ?? []).map((t) => ({ ...t, rows: t.rows.map((r) => ({ key: r.key, live: r.live ?? null, expected: r.expected ?? null })) }))
+        tables: (refusal?.tables ?? []).map((t) => ({
+          ...t,
+          rows: t.rows.map((r) => ({ key: r.key, live: r.live ?? null, expected: r.expected ?? null }))
+        }))
       })
     })
 
@@ -139,7 +142,12 @@ export const make = ({ find, findReplayable, progress, registry, runnerOptions, 
     )
     if (outcome === "refused") return yield* (yield* refused(name, generation))
     if (outcome !== "activated") {
-      return yield* new ProjectionsError({ reason: "NotSwitched", operation: "rebuild", projection: name, detail: `ended without switching (${outcome})` })
+      return yield* new ProjectionsError({
+        reason: "NotSwitched",
+        operation: "rebuild",
+        projection: name,
+        detail: `ended without switching (${outcome})`
+      })
     }
     const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
     const report: RebuildReport = { name, generation, events, seconds, eventsPerSecond: seconds > 0 ? events / seconds : events }

@@ -3,11 +3,11 @@
  * fence that keeps a runner that lost its lock from writing), views, and parked streams; the verified
  * switch's refusals, erasures applied to generations no runner follows, and dropping retired generations.
  */
+import { Checkpoint } from "@verity/eventstore"
 import { Effect, Option } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Checkpoint } from "@verity/eventstore"
-import { generationSchema, type Projection, type TablesContext } from "./Projection.ts"
 import { SCHEMA } from "./Migrations.ts"
+import { generationSchema, type Projection, type TablesContext } from "./Projection.ts"
 
 export type GenerationState = "building" | "active" | "retired"
 
@@ -285,4 +285,3 @@ export const make = (sql: SqlClient) => {
 }
 
 export type Registry = ReturnType<typeof make>
-

@@ -17,10 +17,10 @@
  *
  * The lock is Lock.ts, the failure classification Failures.ts, the isolate-and-park step Parking.ts.
  */
+import { type Batch, type Checkpoint, EventStore } from "@verity/eventstore"
 import { Clock, Duration, Effect, Exit, Option, Ref, Schedule, Schema, Stream } from "effect"
 import type { Cause } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { type Batch, type Checkpoint, EventStore } from "@verity/eventstore"
 import { describeCause, Fenced, isFenced, isInterrupted, isTransient, RunnerFailure } from "./Failures.ts"
 import * as Lock from "./Lock.ts"
 import * as Parking from "./Parking.ts"

@@ -3,10 +3,10 @@
  * readers back) and the projection's state in one word. `stateOf` is pure: the state follows from the
  * generations' status and the number of parked streams alone.
  */
-import { Clock, Effect, Option } from "effect"
 import type { Checkpoint, EventStore } from "@verity/eventstore"
-import type { Projection } from "./Projection.ts"
+import { Clock, Effect, Option } from "effect"
 import type { Parking } from "./Parking.ts"
+import type { Projection } from "./Projection.ts"
 import { ProjectionsError, type SwitchRefusal, type UnknownProjection } from "./ProjectionsError.ts"
 import type * as Registry from "./Registry.ts"
 

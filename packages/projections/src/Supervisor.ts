@@ -54,7 +54,11 @@ export const make = ({ discoveryInterval, graceSeconds, registry, runner, sql }:
       for (const g of unfollowed) {
         const applied = yield* Erasure.catchUp(sql, registry, projection, g.generation)
         if (applied > 0) {
-          yield* Effect.logInfo("erasures applied to a generation no runner follows", { projection: projection.name, generation: g.generation, applied })
+          yield* Effect.logInfo("erasures applied to a generation no runner follows", {
+            projection: projection.name,
+            generation: g.generation,
+            applied
+          })
         }
       }
     })
@@ -67,10 +71,15 @@ export const make = ({ discoveryInterval, graceSeconds, registry, runner, sql }:
       const tick = Effect.gen(function*() {
         const wanted = yield* generationsToRun(registry, projection)
         for (const generation of wanted) {
-          yield* FiberMap.run(fibers, generation, runner.run(projection, generation).pipe(
-            Effect.tap((outcome) => Effect.logDebug("projection run ended", { projection: projection.name, generation, outcome })),
-            Effect.catch((error) => Effect.logWarning("projection run failed", { projection: projection.name, generation, error: error.message }))
-          ), { onlyIfMissing: true })
+          yield* FiberMap.run(
+            fibers,
+            generation,
+            runner.run(projection, generation).pipe(
+              Effect.tap((outcome) => Effect.logDebug("projection run ended", { projection: projection.name, generation, outcome })),
+              Effect.catch((error) => Effect.logWarning("projection run failed", { projection: projection.name, generation, error: error.message }))
+            ),
+            { onlyIfMissing: true }
+          )
           started.add(generation)
         }
         // Generations no longer wanted (retired, or replaced by new code): stop their runners.

@@ -7,9 +7,9 @@
  * The same comparison checks a building generation before readers switch to it (the verified switch): its
  * runner holds the generation's lock meanwhile, so its rows and checkpoint stand still.
  */
+import { Checkpoint, EventStore } from "@verity/eventstore"
 import { Clock, Effect, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Checkpoint, EventStore } from "@verity/eventstore"
 import { generationSchema, type Projection, type TablesContext } from "./Projection.ts"
 import type { Registry } from "./Registry.ts"
 
@@ -121,7 +121,9 @@ export const verify = (sql: SqlClient, registry: Registry, projection: Projectio
           const tables: Array<TableReport> = []
           for (const table of projection.tables) {
             const on = sql.and(table.key.map((column) => sql`l.${sql(column)} = r.${sql(column)}`))
-            const rows = yield* sql<{ readonly live: Record<string, unknown> | null; readonly expected: Record<string, unknown> | null; readonly total: bigint }>`
+            const rows = yield* sql<
+              { readonly live: Record<string, unknown> | null; readonly expected: Record<string, unknown> | null; readonly total: bigint }
+            >`
               WITH d AS (
                 SELECT to_jsonb(l.*) AS live, to_jsonb(r.*) AS expected
                 FROM ${liveTable(table.name)} l FULL OUTER JOIN ${context.table(table.name)} r ON ${on}

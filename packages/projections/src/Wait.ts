@@ -4,8 +4,8 @@
  * checkpoint in memory, so a waiter costs no database query per batch. Runners in other processes (and a
  * rebuild's new active generation) are seen by polling the registry.
  */
-import { type Duration, Effect, Option } from "effect"
 import { Checkpoint, type EventStore, Wakeup } from "@verity/eventstore"
+import { type Duration, Effect, Option } from "effect"
 import type { Projection } from "./Projection.ts"
 import { ProjectionsError, type UnknownProjection, WaitTimedOut } from "./ProjectionsError.ts"
 import type { Registry } from "./Registry.ts"

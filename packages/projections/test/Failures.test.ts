@@ -3,8 +3,8 @@
  * transient (the batch runs again); a handler's `ProjectionFailure` is not (its stream gets parked).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause } from "effect"
 import { StoreUnavailable } from "@verity/eventstore"
+import { Cause } from "effect"
 import { isTransient } from "../src/Failures.ts"
 import { ProjectionConflict, ProjectionFailure } from "../src/Projection.ts"
 

@@ -7,10 +7,10 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore, PgEventStore, type RecordedEvent } from "@verity/eventstore"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { Projection, Projections } from "../src/index.ts"
 
 /** Event ids that make the handler fail, as a bug in projection code would. */
@@ -46,7 +46,9 @@ const counter = (version = 1, name = "stream_counts") =>
         const streams = [...perStream.keys()]
         yield* sql`
           INSERT INTO ${ctx.table("counts")} (stream_id, n, last_version)
-          SELECT * FROM unnest(${streams}::text[], ${streams.map((s) => perStream.get(s)!.n)}::int[], ${streams.map((s) => perStream.get(s)!.last)}::int[])
+          SELECT * FROM unnest(${streams}::text[], ${streams.map((s) => perStream.get(s)!.n)}::int[], ${
+          streams.map((s) => perStream.get(s)!.last)
+        }::int[])
           ON CONFLICT (stream_id) DO UPDATE SET n = ${ctx.table("counts")}.n + excluded.n, last_version = excluded.last_version`
         if (miswritten.has(ctx.schema)) {
           yield* sql`UPDATE ${ctx.table("counts")} SET n = n + 100 WHERE stream_id = ANY(${streams}::text[])`
@@ -240,7 +242,15 @@ forEachDatabase((target) => {
         const last = yield* store.append("counted-sw", "any", counted(3))
         yield* projections.waitFor("stream_counts", last.checkpoint, "20 seconds")
         const active = (yield* projections.statusOf("stream_counts")).active!.generation
-        const expectRows = (tables: ReadonlyArray<{ readonly table: string; readonly differences: number; readonly rows: ReadonlyArray<{ readonly key: unknown; readonly live: unknown; readonly expected: unknown }> }>) => {
+        const expectRows = (
+          tables: ReadonlyArray<
+            {
+              readonly table: string
+              readonly differences: number
+              readonly rows: ReadonlyArray<{ readonly key: unknown; readonly live: unknown; readonly expected: unknown }>
+            }
+          >
+        ) => {
           const counts = tables.find((t) => t.table === "counts")!
           assert.isAbove(counts.differences, 0)
           const row = counts.rows.find((r) => JSON.stringify(r.key) === JSON.stringify({ stream_id: "counted-sw" }))!

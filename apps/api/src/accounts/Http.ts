@@ -4,18 +4,18 @@
  * or a fold of the stream up to a version or instant (time travel). No response of a command carries
  * personal data: recorded idempotent responses must stay free of it after a holder is forgotten.
  */
+import { Account, type Money } from "@verity/domain"
+import { EventStore, type RecordedEvent } from "@verity/eventstore"
+import { LedgerReadModels, LedgerStreams } from "@verity/ledger"
+import { Projections } from "@verity/projections"
 import { Duration, Effect, Option, Result, type Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
-import { Account, type Money } from "@verity/domain"
-import { EventStore, type RecordedEvent } from "@verity/eventstore"
-import { Projections } from "@verity/projections"
-import { LedgerReadModels, LedgerStreams } from "@verity/ledger"
 import { VerityApi } from "../Api.ts"
-import type { HistoryEvent } from "./Api.ts"
 import { ApiConfig } from "../ApiConfig.ts"
 import * as Commands from "../Commands.ts"
 import * as Problems from "../Problems.ts"
+import type { HistoryEvent } from "./Api.ts"
 
 const ACCOUNT_SUMMARY = "account_summary"
 const Accounts = LedgerStreams.Accounts
@@ -148,10 +148,8 @@ export const AccountsHttp = HttpApiBuilder.group(
         simple(params.id, headers["if-match"], (at) => ({ _tag: "UpdateHolderDetails", accountId: params.id, ...payload, at })),
       freeze: ({ headers, params, payload }) =>
         simple(params.id, headers["if-match"], (at) => ({ _tag: "FreezeAccount", accountId: params.id, reason: payload.reason, at })),
-      unfreeze: ({ headers, params }) =>
-        simple(params.id, headers["if-match"], (at) => ({ _tag: "UnfreezeAccount", accountId: params.id, at })),
-      close: ({ headers, params }) =>
-        simple(params.id, headers["if-match"], (at) => ({ _tag: "CloseAccount", accountId: params.id, at })),
+      unfreeze: ({ headers, params }) => simple(params.id, headers["if-match"], (at) => ({ _tag: "UnfreezeAccount", accountId: params.id, at })),
+      close: ({ headers, params }) => simple(params.id, headers["if-match"], (at) => ({ _tag: "CloseAccount", accountId: params.id, at })),
       setOverdraftLimit: ({ headers, params, payload }) =>
         simple(params.id, headers["if-match"], (at) => ({ _tag: "SetOverdraftLimit", accountId: params.id, limit: payload.limit, at })),
 

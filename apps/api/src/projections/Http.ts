@@ -2,10 +2,10 @@
  * Handlers of the projections group: a thin mapping of the `Projections` service to HTTP (unknown
  * projection or a stream that is not parked: 404; database away: 503).
  */
-import { Effect } from "effect"
-import { HttpApiBuilder } from "effect/http-api"
 import { EventStore } from "@verity/eventstore"
 import { Projections } from "@verity/projections"
+import { Effect } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
 import { VerityApi } from "../Api.ts"
 import { Principal } from "../Auth.ts"
 import * as Commands from "../Commands.ts"
@@ -68,7 +68,10 @@ export const ProjectionsHttp = HttpApiBuilder.group(
           failure
         ),
       rebuild: ({ params, query }) =>
-        projections.rebuild(params.name, { skipVerify: query.skipVerify === "true" }).pipe(Effect.map(({ generation }) => ({ name: params.name, generation })), failure),
+        projections.rebuild(params.name, { skipVerify: query.skipVerify === "true" }).pipe(
+          Effect.map(({ generation }) => ({ name: params.name, generation })),
+          failure
+        ),
       parked: ({ params }) =>
         projections.parked(params.name).pipe(
           Effect.map((streams) => streams.map((s) => ({ ...s, parkedAt: s.parkedAt.toISOString() }))),

@@ -3,9 +3,9 @@
  * ledger's personal data is the account (its holder's name and email), so the subject id is the account
  * id. Forgetting is permanent and idempotent: a second call answers `forgotten: false`.
  */
+import { Text } from "@verity/domain"
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
-import { Text } from "@verity/domain"
 import { Authorization, RequiredScope } from "../Auth.ts"
 import { Idempotency } from "../Idempotency.ts"
 import * as Problems from "../Problems.ts"

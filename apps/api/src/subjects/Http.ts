@@ -4,9 +4,9 @@
  * idempotent requests whose bodies held the subject's data, so no trace of it stays in the API's tables.
  */
 import { PgClient } from "@effect/sql-pg"
+import { PersonalData, SubjectKeys } from "@verity/eventstore"
 import { Effect, Option } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
-import { PersonalData, SubjectKeys } from "@verity/eventstore"
 import { VerityApi } from "../Api.ts"
 import { Principal } from "../Auth.ts"
 import * as Commands from "../Commands.ts"

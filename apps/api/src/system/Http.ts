@@ -3,11 +3,11 @@
  * quickly even when the database hangs. Both read `DatabaseHealth` when the runtime has one (the embedded
  * server's watchdog): liveness fails only once recovery was given up.
  */
+import { DatabaseHealth } from "@verity/postgres"
+import { Projections } from "@verity/projections"
 import { Cause, Effect, Option } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { SqlClient } from "effect/sql/SqlClient"
-import { DatabaseHealth } from "@verity/postgres"
-import { Projections } from "@verity/projections"
 import { VerityApi } from "../Api.ts"
 import * as Migrations from "../Migrations.ts"
 import { NotLive, NotReady } from "./Api.ts"

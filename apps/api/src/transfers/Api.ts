@@ -3,9 +3,9 @@
  * moves the money asynchronously: debit, credit, then settle or refund) and read a transfer's current
  * state, folded from its own stream. The transfer stream's version is the ETag.
  */
+import { Ids, Money, Transfer } from "@verity/domain"
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { Ids, Money, Transfer } from "@verity/domain"
 import { Authorization, RequiredScope } from "../Auth.ts"
 import { Idempotency } from "../Idempotency.ts"
 import * as Problems from "../Problems.ts"

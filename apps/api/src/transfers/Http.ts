@@ -4,12 +4,12 @@
  * manager does the rest. The check is advisory: an account closing in between makes the saga fail
  * cleanly (nothing moved, or the debit refunded).
  */
-import { Effect, Option } from "effect"
-import { HttpServerResponse } from "effect/http"
-import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { Transfer } from "@verity/domain"
 import { EventStore } from "@verity/eventstore"
 import { LedgerStreams } from "@verity/ledger"
+import { Effect, Option } from "effect"
+import { HttpServerResponse } from "effect/http"
+import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { VerityApi } from "../Api.ts"
 import * as Commands from "../Commands.ts"
 import * as Problems from "../Problems.ts"

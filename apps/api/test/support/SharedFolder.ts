@@ -10,8 +10,8 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { send } from "./TestApi.ts"
 import { cleanEnv, type RunningServer } from "./ServerProcess.ts"
+import { send } from "./TestApi.ts"
 
 const REPLAYER = fileURLToPath(new URL("../../../replayer/src/main.ts", import.meta.url))
 
@@ -57,9 +57,7 @@ export const replayer = (args: ReadonlyArray<string>, dataDir: string) => {
   let output = ""
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
-  const exited = new Promise<ReplayerRun>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code: code ?? signal ?? "unknown", output }))
-  )
+  const exited = new Promise<ReplayerRun>((resolve) => child.once("exit", (code, signal) => resolve({ code: code ?? signal ?? "unknown", output })))
   return { child, exited, output: () => output }
 }
 
@@ -109,11 +107,13 @@ export const load = (server: RunningServer, account: string, options: { readonly
 /** Runs `query` on the embedded server of `dataDir` as the superuser. */
 export const onServer = async <A>(dataDir: string, query: (sql: PgClient.PgClient) => Effect.Effect<A, unknown>) => {
   const { port } = await postmaster(dataDir)
-  return Effect.runPromise(Effect.gen(function*() {
-    const sql = yield* PgClient.PgClient
-    return yield* query(sql)
-  }).pipe(
-    Effect.provide(PgClient.layer({ url: Redacted.make(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`), maxConnections: 1 })),
-    Effect.scoped
-  ))
+  return Effect.runPromise(
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      return yield* query(sql)
+    }).pipe(
+      Effect.provide(PgClient.layer({ url: Redacted.make(`postgres://postgres:postgres@127.0.0.1:${port}/postgres`), maxConnections: 1 })),
+      Effect.scoped
+    )
+  )
 }

@@ -5,11 +5,11 @@
  * what a client sees (including malformed requests the typed client could not even send).
  */
 import { NodeHttpServer } from "@effect/platform-node"
+import { MasterKeys } from "@verity/eventstore"
+import { TestDatabase, type TestTarget } from "@verity/postgres/testing"
 import { ConfigProvider, Duration, Effect, Layer, References } from "effect"
 import { HttpServer } from "effect/http"
 import { SqlClient } from "effect/sql/SqlClient"
-import { MasterKeys } from "@verity/eventstore"
-import { TestDatabase, type TestTarget } from "@verity/postgres/testing"
 import { ApiConfig, type ApiSettings } from "../../src/ApiConfig.ts"
 import { Tokens } from "../../src/Auth.ts"
 import * as AppRuntime from "../../src/Runtime.ts"
@@ -30,8 +30,7 @@ export const testTokens = Tokens.layerTest([
 /** Quick polling: read models follow within tens of milliseconds. */
 export const fast = { pollInterval: "50 millis", discoveryInterval: "200 millis" } as const
 
-export const masterKeyConfig = () =>
-  ConfigProvider.layer(ConfigProvider.fromUnknown({ VERITY_MASTER_KEYS: MasterKeys.generate("test1") }))
+export const masterKeyConfig = () => ConfigProvider.layer(ConfigProvider.fromUnknown({ VERITY_MASTER_KEYS: MasterKeys.generate("test1") }))
 
 /** The API on a fresh database of `target`, listening on an ephemeral port. */
 export const layer = (target: TestTarget, settings: Partial<ApiSettings> = {}) => layerWith(target, settings, Layer.empty)

@@ -2,9 +2,9 @@
  * `replayer follow`: run the projections (read models and the transfer process) live until interrupted,
  * or until the database cannot be recovered (exit 1, for a supervisor to start the worker again).
  */
+import { Projections } from "@verity/projections"
 import { Console, Effect, Schedule } from "effect"
 import { Command, Flag } from "effect/cli"
-import { Projections } from "@verity/projections"
 import * as Runtime from "../Runtime.ts"
 import { render } from "./Status.ts"
 

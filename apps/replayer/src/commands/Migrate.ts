@@ -2,10 +2,10 @@
  * `replayer migrate <category> --to-category <name> [--dry-run]`: copy-and-transform a ledger category to
  * current schema versions into a new stream set (see CategoryMigration in the event store).
  */
-import { Console, Effect } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
 import { CategoryMigration, EventStore } from "@verity/eventstore"
 import { LedgerStreams } from "@verity/ledger"
+import { Console, Effect } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
 import { OperationFailed, UsageError } from "../Failures.ts"
 import * as Progress from "../Progress.ts"
 import * as Runtime from "../Runtime.ts"

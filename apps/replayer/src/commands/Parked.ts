@@ -1,7 +1,7 @@
 /** `replayer parked|retry|skip`: inspect and release streams a projection parked after repeated failures. */
+import { Projections } from "@verity/projections"
 import { Console, Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { Projections } from "@verity/projections"
 import { OperationFailed, UsageError } from "../Failures.ts"
 import * as Runtime from "../Runtime.ts"
 
@@ -20,10 +20,11 @@ export const parked = Command.make("parked", { projection: projectionArg }, ({ p
     const rows = yield* projections.parked(name).pipe(Effect.mapError((e) => new OperationFailed({ message: e.message })))
     if (rows.length === 0) return yield* Console.log(`${name}: no parked streams`)
     for (const row of rows) {
-      yield* Console.log(`${row.stream}  since ${row.parkedAt.toISOString()}  ${row.waitingEvents} waiting  at ${row.eventType}@${row.position}: ${row.error}`)
+      yield* Console.log(
+        `${row.stream}  since ${row.parkedAt.toISOString()}  ${row.waitingEvents} waiting  at ${row.eventType}@${row.position}: ${row.error}`
+      )
     }
-  }).pipe(Runtime.provide({ run: false }))
-).pipe(Command.withDescription("List the streams a projection parked"))
+  }).pipe(Runtime.provide({ run: false }))).pipe(Command.withDescription("List the streams a projection parked"))
 
 const release = (skip: boolean) =>
   Command.make(
@@ -48,7 +49,11 @@ const release = (skip: boolean) =>
         )
         if (!outcome.resumed) return yield* new OperationFailed({ message: `${stream} is still parked` })
       }).pipe(Runtime.provide({ run: false }))
-  ).pipe(Command.withDescription(skip ? "Dead-letter the failing event of a parked stream, then apply the rest" : "Apply a parked stream's waiting events again"))
+  ).pipe(
+    Command.withDescription(
+      skip ? "Dead-letter the failing event of a parked stream, then apply the rest" : "Apply a parked stream's waiting events again"
+    )
+  )
 
 export const retry = release(false)
 export const skip = release(true)

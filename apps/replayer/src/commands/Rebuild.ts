@@ -5,10 +5,10 @@
  * stay on the old generation); `--skip-verify` switches without the comparison. An interrupted rebuild
  * resumes from its generation's last checkpoint when run again.
  */
-import { Console, Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
 import { Checkpoint, EventStore } from "@verity/eventstore"
 import { Projections } from "@verity/projections"
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
 import { CheckFailed, OperationFailed, UsageError } from "../Failures.ts"
 import * as Progress from "../Progress.ts"
 import * as Runtime from "../Runtime.ts"
@@ -23,11 +23,17 @@ export const checkName = (name: string) =>
 /** The differing rows of a refused switch, as `verify` prints them. */
 export const printRefusal = (refused: Projections.SwitchRefused) =>
   Effect.gen(function*() {
-    yield* Console.log(`${refused.name}: generation ${refused.generation} differs from the events at ${refused.checkpoint}; readers stay on the current generation`)
+    yield* Console.log(
+      `${refused.name}: generation ${refused.generation} differs from the events at ${refused.checkpoint}; readers stay on the current generation`
+    )
     for (const table of refused.tables) {
       yield* Console.log(`  ${table.table}: ${table.differences} differing rows`)
       for (const row of table.rows.slice(0, 20)) {
-        yield* Console.log(`    key ${JSON.stringify(row.key)}\n      rebuilt:  ${JSON.stringify(row.live ?? null)}\n      expected: ${JSON.stringify(row.expected ?? null)}`)
+        yield* Console.log(
+          `    key ${JSON.stringify(row.key)}\n      rebuilt:  ${JSON.stringify(row.live ?? null)}\n      expected: ${
+            JSON.stringify(row.expected ?? null)
+          }`
+        )
       }
     }
   })

@@ -1,12 +1,11 @@
 /** `replayer status`: every projection's state, generation, lag and parked streams. */
+import { Projections } from "@verity/projections"
 import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import { Projections } from "@verity/projections"
 import { OperationFailed } from "../Failures.ts"
 import * as Runtime from "../Runtime.ts"
 
-const row = (cells: ReadonlyArray<string>, widths: ReadonlyArray<number>) =>
-  cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()
+const row = (cells: ReadonlyArray<string>, widths: ReadonlyArray<number>) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()
 
 export const render = (statuses: ReadonlyArray<Projections.ProjectionStatus>): string => {
   const header = ["PROJECTION", "STATE", "GEN", "LAG EVENTS", "LAG S", "PARKED", "REBUILDING", "OWNER"]

@@ -1,7 +1,7 @@
 /** `replayer verify <projection>`: recompute from the events and diff with the live read model (exit 1 on differences). */
+import { Projections } from "@verity/projections"
 import { Console, Effect } from "effect"
 import { Argument, Command } from "effect/cli"
-import { Projections } from "@verity/projections"
 import { CheckFailed, OperationFailed } from "../Failures.ts"
 import * as Runtime from "../Runtime.ts"
 import { checkName } from "./Rebuild.ts"
@@ -23,7 +23,11 @@ export const verify = Command.make(
       for (const table of report.tables) {
         yield* Console.log(`  ${table.table}: ${table.differences === 0 ? "identical" : `${table.differences} differing rows`}`)
         for (const row of table.rows.slice(0, 20)) {
-          yield* Console.log(`    key ${JSON.stringify(row.key)}\n      live:     ${JSON.stringify(row.live ?? null)}\n      expected: ${JSON.stringify(row.expected ?? null)}`)
+          yield* Console.log(
+            `    key ${JSON.stringify(row.key)}\n      live:     ${JSON.stringify(row.live ?? null)}\n      expected: ${
+              JSON.stringify(row.expected ?? null)
+            }`
+          )
         }
       }
       if (!report.consistent) return yield* new CheckFailed({ message: `${name} differs from its events` })

@@ -4,8 +4,8 @@
  * cart rejects the rest, (5) the command's own rules. Opening, removing, changing to the same quantity and
  * checking out again decide no events once their effect is there; only AddItem adds again when repeated.
  */
-import { Result } from "effect"
 import type { Decider } from "@verity/kernel/Decider"
+import { Result } from "effect"
 import { MaxLines, MaxQuantity, totalOf } from "../Values.ts"
 import type { CartCommand, OpenCart } from "./Commands.ts"
 import type { CartEvent } from "./Events.ts"

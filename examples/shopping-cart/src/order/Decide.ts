@@ -4,8 +4,8 @@
  * cart or other lines it is rejected. Confirming a confirmed order, or cancelling a cancelled one, decides
  * nothing; confirmation and cancellation exclude each other.
  */
-import { Result } from "effect"
 import type { Decider } from "@verity/kernel/Decider"
+import { Result } from "effect"
 import { type Line, totalOf } from "../Values.ts"
 import type { OrderCommand, PlaceOrder } from "./Commands.ts"
 import type { OrderEvent } from "./Events.ts"

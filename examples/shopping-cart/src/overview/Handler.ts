@@ -4,10 +4,10 @@
  * written with three set-based statements whatever the batch size: insert the carts opened and move the
  * others' units and totals, delete the carts checked out, upsert the items' counts. Rows arrive as one JSON parameter (`jsonb_to_recordset`).
  */
-import { Effect, Result } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import type { RecordedEvent } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
+import { Effect, Result } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import type { CartEvent } from "../Cart.ts"
 import { cartCodec } from "../Streams.ts"
 

@@ -7,9 +7,9 @@
  * units), opened_at / updated_at timestamptz (the events' `at`). A checked-out cart leaves the table.
  * Table `popular_items` (key `item_id`): item_id text, added bigint, checked_out bigint.
  */
+import { Projection } from "@verity/projections"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Projection } from "@verity/projections"
 import { CartEventVersions } from "../Cart.ts"
 import { CART_CATEGORY } from "../Streams.ts"
 import { apply } from "./Handler.ts"

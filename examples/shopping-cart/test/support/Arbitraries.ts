@@ -79,7 +79,10 @@ const lines: Arbitrary.Arbitrary<ReadonlyArray<Line>> = Arbitrary.array(
 const orderTargets = Arbitrary.all({
   orderId: pick(orderIds),
   cartId: pick(cartIds.slice(0, 2)),
-  lines: oneOf(Arbitrary.Constant<ReadonlyArray<Line>>([{ itemId: catalogue[0]!.itemId, quantity: Quantity.make(1), unitPrice: catalogue[0]!.unitPrice }]), lines),
+  lines: oneOf(
+    Arbitrary.Constant<ReadonlyArray<Line>>([{ itemId: catalogue[0]!.itemId, quantity: Quantity.make(1), unitPrice: catalogue[0]!.unitPrice }]),
+    lines
+  ),
   reason: Arbitrary.schema(Reason),
   at
 })

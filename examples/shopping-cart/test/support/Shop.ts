@@ -2,10 +2,10 @@
  * Test support: the shop's runtime on a brand-new database of a test target (quick polling so waits stay
  * short), commands that must be accepted, and read-your-writes waits on the projections.
  */
-import { Clock, Effect, Layer, Option } from "effect"
 import { type Checkpoint, EventStore } from "@verity/eventstore"
 import { TestDatabase, type TestTarget } from "@verity/postgres/testing"
 import { Projections } from "@verity/projections"
+import { Clock, Effect, Layer, Option } from "effect"
 import type { CartCommand } from "../../src/Cart.ts"
 import * as Runtime from "../../src/Runtime.ts"
 import { Carts } from "../../src/Streams.ts"

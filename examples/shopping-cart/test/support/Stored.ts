@@ -3,9 +3,9 @@
  * version, written as JSON text (as the `jsonb` column holds it), read back as a recorded event and
  * decoded. What comes back is what every reader of the stream sees.
  */
-import { Result } from "effect"
 import type { EventCodec, RecordedEvent } from "@verity/eventstore"
 import { Checkpoint } from "@verity/eventstore"
+import { Result } from "effect"
 
 export const storedAndRead = <E>(codec: EventCodec.EventCodec<E>, event: E, streamId = "test-1"): ReadonlyArray<E> => {
   const encoded = codec.encode(event)

@@ -7,7 +7,7 @@
 import { Result } from "effect"
 import type { Decider } from "../Decider.ts"
 import type { TransferId } from "../Ids.ts"
-import { type Amount, type Currency, canCredit, canDebit, MaxBalance } from "../Money.ts"
+import { type Amount, canCredit, canDebit, type Currency, MaxBalance } from "../Money.ts"
 import type { AccountCommand, OpenAccount } from "./Commands.ts"
 import type { AccountEvent } from "./Events.ts"
 import {
@@ -27,15 +27,7 @@ import {
   TransferNotDebited,
   TransfersPending
 } from "./Rejections.ts"
-import {
-  type AccountState,
-  evolve,
-  initialState,
-  type Open,
-  pendingTransfers,
-  reserved,
-  type TransferLegs
-} from "./State.ts"
+import { type AccountState, evolve, initialState, type Open, pendingTransfers, reserved, type TransferLegs } from "./State.ts"
 
 export type AccountDecision = Result.Result<ReadonlyArray<AccountEvent>, AccountRejection>
 

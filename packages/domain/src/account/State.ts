@@ -6,7 +6,7 @@
  */
 import { Schema } from "effect"
 import { AccountId, TransferId } from "../Ids.ts"
-import { Amount, Balance, Currency, OverdraftLimit, noOverdraft } from "../Money.ts"
+import { Amount, Balance, Currency, noOverdraft, OverdraftLimit } from "../Money.ts"
 import type { AccountEvent } from "./Events.ts"
 import { HolderEmailField, HolderNameField } from "./Holder.ts"
 

@@ -129,8 +129,7 @@ const decimalEuros = (shape: string, field: string, value: unknown): number => {
  * which the v1 API never accepted, is rounded to the nearest cent, halves up (0.005 -> 1). The result is
  * not range-checked here: the current `Amount` schema rejects 0, negatives and values above MaxAmount.
  */
-const toCents = (shape: string, field: string, value: unknown): number =>
-  Math.round(decimalEuros(shape, field, value) * 100)
+const toCents = (shape: string, field: string, value: unknown): number => Math.round(decimalEuros(shape, field, value) * 100)
 
 /** The object without its `undefined` entries: a field missing from the stored data stays missing, so the
  * current Schema reports it as a missing key rather than as a wrong value. */

@@ -7,13 +7,7 @@ import { Result } from "effect"
 import type { Decider } from "../Decider.ts"
 import type { TransferCommand } from "./Commands.ts"
 import type { TransferEvent } from "./Events.ts"
-import {
-  SameAccountTransfer,
-  TransferAlreadyRequested,
-  TransferNotRequested,
-  type TransferRejection,
-  TransferStepOutOfOrder
-} from "./Rejections.ts"
+import { SameAccountTransfer, TransferAlreadyRequested, TransferNotRequested, type TransferRejection, TransferStepOutOfOrder } from "./Rejections.ts"
 import { evolve, initialState, type TransferState, type TransferStatus } from "./State.ts"
 
 export type TransferDecision = Result.Result<ReadonlyArray<TransferEvent>, TransferRejection>

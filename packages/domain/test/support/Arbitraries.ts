@@ -118,9 +118,11 @@ const single = <A>(arbitrary: Arbitrary.Arbitrary<A>) => arbitrary.pipe(Arbitrar
  * moves and transfers are revisited.
  */
 export const accountCommands: Arbitrary.Arbitrary<ReadonlyArray<Account.AccountCommand>> = Arbitrary.all({
-  opening: Arbitrary.all(accountIds.map((accountId, index) =>
-    commandFrom(Account.OpenAccount, index < 2 ? { accountId, currency: currencies[0] as Currency } : { accountId })
-  )),
+  opening: Arbitrary.all(
+    accountIds.map((accountId, index) =>
+      commandFrom(Account.OpenAccount, index < 2 ? { accountId, currency: currencies[0] as Currency } : { accountId })
+    )
+  ),
   rest: Arbitrary.array(
     oneOf<ReadonlyArray<Account.AccountCommand>>(
       single(accountCommand),
@@ -236,9 +238,9 @@ const mainCurrency = currencies[0] as Currency
  * empty (so that disturbances can close it under a transfer's feet).
  */
 const sagaSetup: Arbitrary.Arbitrary<ReadonlyArray<Account.AccountCommand>> = Arbitrary.all({
-  opens: Arbitrary.all(accountIds.map((accountId, index) =>
-    commandFrom(Account.OpenAccount, index < 2 ? { accountId, currency: mainCurrency } : { accountId })
-  )),
+  opens: Arbitrary.all(
+    accountIds.map((accountId, index) => commandFrom(Account.OpenAccount, index < 2 ? { accountId, currency: mainCurrency } : { accountId }))
+  ),
   openThird: Arbitrary.schema(Schema.Boolean),
   deposits: Arbitrary.all(
     accountIds.slice(0, 2).map((accountId) => commandFrom(Account.Deposit, { accountId, currency: mainCurrency }))

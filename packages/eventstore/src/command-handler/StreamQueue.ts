@@ -8,7 +8,7 @@
 import { Deferred, Effect, Exit } from "effect"
 import type { Handled, HandleError, HandleOptions } from "../CommandHandler.ts"
 import { EventStore } from "../EventStore.ts"
-import type { BatchItem, Batches } from "./Batch.ts"
+import type { Batches, BatchItem } from "./Batch.ts"
 import type { Store } from "./Retry.ts"
 
 /** A command waiting in its stream's queue for the batch that decides it. */
@@ -33,7 +33,12 @@ export const make = <Command, Event, State, Rejection>(
   const lanes = new WeakMap<Store, Map<string, Lane<Command, Event, State, Rejection>>>()
 
   /** The fiber that serves one stream's queue until it is empty. */
-  const drain = (store: Store, id: string, queues: Map<string, Lane<Command, Event, State, Rejection>>, lane: Lane<Command, Event, State, Rejection>) =>
+  const drain = (
+    store: Store,
+    id: string,
+    queues: Map<string, Lane<Command, Event, State, Rejection>>,
+    lane: Lane<Command, Event, State, Rejection>
+  ) =>
     Effect.gen(function*() {
       while (true) {
         const items = lane.queued.splice(0, maxBatch).filter((item) => !item.cancelled)

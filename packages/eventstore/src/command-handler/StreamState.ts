@@ -6,7 +6,7 @@
  */
 import { Decider } from "@verity/kernel"
 import { Effect, Option, Result, Schema } from "effect"
-import type { Aggregate, LoadError, Loaded } from "../CommandHandler.ts"
+import type { Aggregate, Loaded, LoadError } from "../CommandHandler.ts"
 import type { RecordedEvent } from "../Events.ts"
 import { EventStore } from "../EventStore.ts"
 

@@ -5,8 +5,8 @@
  * has re-wrapped every data key under the current one.
  */
 import { Config, Effect, Redacted } from "effect"
-import * as Fs from "node:fs/promises"
 import { randomBytes } from "node:crypto"
+import * as Fs from "node:fs/promises"
 
 export interface MasterKey {
   readonly id: string

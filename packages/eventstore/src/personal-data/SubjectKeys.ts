@@ -173,7 +173,9 @@ export const make = (options: SubjectKeysOptions) =>
         const rows = yield* sql<KeyRow>`
           WITH created AS (
             INSERT INTO ${keys} (subject_id, master_key_id, wrapped_key)
-            SELECT s, ${master?.id ?? ""}, w FROM unnest(${created.map((c) => c.subject)}::text[], ${created.map((c) => Buffer.from(c.wrapped).toString("base64"))}::text[]) AS t(s, b)
+            SELECT s, ${master?.id ?? ""}, w FROM unnest(${created.map((c) => c.subject)}::text[], ${
+          created.map((c) => Buffer.from(c.wrapped).toString("base64"))
+        }::text[]) AS t(s, b)
               CROSS JOIN LATERAL decode(b, 'base64') AS w
             ON CONFLICT (subject_id) DO NOTHING
             RETURNING subject_id, master_key_id, wrapped_key
@@ -189,7 +191,7 @@ export const make = (options: SubjectKeysOptions) =>
         const found = new Map(rows.map((row) => [row.subject_id, row]))
         // A key created by a concurrent transaction after this statement's snapshot is invisible to it.
         const invisible = toCreate.filter((subject) => !found.has(subject))
-        if (invisible.length > 0) for (const row of yield* load(invisible)) found.set(row.subject_id, row)
+        if (invisible.length > 0) { for (const row of yield* load(invisible)) found.set(row.subject_id, row) }
         for (const subject of toCreate) {
           const row = found.get(subject)
           if (row === undefined) {
@@ -222,8 +224,7 @@ export const make = (options: SubjectKeysOptions) =>
       for (const pair of knownStreams) if (pair.startsWith(`${subject}\u0001`)) knownStreams.delete(pair)
     }
 
-    const evict = (subject: string) =>
-      Effect.sync(() => evictLocal(subject)).pipe(Effect.andThen(pg.notify(channel, subject).pipe(Effect.ignore)))
+    const evict = (subject: string) => Effect.sync(() => evictLocal(subject)).pipe(Effect.andThen(pg.notify(channel, subject).pipe(Effect.ignore)))
 
     // Other processes' forgets: drop their subjects from our cache. While not listening we cannot know what
     // was forgotten, so each (re)connection starts from an empty cache.

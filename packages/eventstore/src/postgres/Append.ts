@@ -131,8 +131,7 @@ export const make = (tables: Tables, limits: EventValidation.Limits, onCommit: E
         })
       }),
       Effect.catchIf(
-        (error): error is SqlError =>
-          error._tag === "SqlError" && constraintOf(error) === "events_event_id_key",
+        (error): error is SqlError => error._tag === "SqlError" && constraintOf(error) === "events_event_id_key",
         () => Effect.fail(new AppendRejected({ index }))
       )
     )

@@ -69,13 +69,14 @@ export const make = (tables: Tables, committed: Wakeup.Wakeup) => {
       return { page: { events, checkpoint, caughtUp: !full }, pending: head.pending }
     }).pipe(mapSqlErrors("readAll"))
 
-  const readAll = (options: ReadAllOptions = {}) =>
-    readPage(options).pipe(Effect.map((result) => result.page), Effect.withSpan("EventStore.readAll"))
+  const readAll = (options: ReadAllOptions = {}) => readPage(options).pipe(Effect.map((result) => result.page), Effect.withSpan("EventStore.readAll"))
 
   const streamAll = (options: ReadAllOptions = {}): Stream.Stream<RecordedEvent, StoreUnavailable> =>
-    Stream.paginate(options.from ?? Checkpoint.start, (from) =>
-      Effect.map(readPage({ ...options, from }), ({ page }) =>
-        [page.events, page.caughtUp ? Option.none() : Option.some(page.checkpoint)] as const))
+    Stream.paginate(
+      options.from ?? Checkpoint.start,
+      (from) =>
+        Effect.map(readPage({ ...options, from }), ({ page }) => [page.events, page.caughtUp ? Option.none() : Option.some(page.checkpoint)] as const)
+    )
 
   const subscribe = (options: SubscribeOptions = {}): Stream.Stream<Page, StoreUnavailable> => {
     const pollMillis = Duration.toMillis(Duration.fromInputUnsafe(options.pollInterval ?? 500))

@@ -24,8 +24,8 @@
  *   the stream's previous append, so one stream's versions keep their order in the global order. A key is
  *   never below its writer's id, so the argument above covers it.
  */
-import type * as Statement from "effect/sql/Statement"
 import type { SqlClient } from "effect/sql/SqlClient"
+import type * as Statement from "effect/sql/Statement"
 
 export interface HorizonSql {
   /** `SELECT horizon, snapshot`: one row; `horizon` is an `xid8`. */

@@ -8,7 +8,7 @@
  * in-memory store does.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, type Duration } from "effect"
+import { type Duration, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore } from "../EventStore.ts"
 import * as EventValidation from "../EventValidation.ts"

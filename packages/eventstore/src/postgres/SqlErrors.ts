@@ -20,8 +20,7 @@ export const sqlState = (error: SqlError): string | undefined => {
   return undefined
 }
 
-export const constraintOf = (error: SqlError): string | undefined =>
-  error.reason._tag === "UniqueViolation" ? error.reason.constraint : undefined
+export const constraintOf = (error: SqlError): string | undefined => error.reason._tag === "UniqueViolation" ? error.reason.constraint : undefined
 
 /**
  * The server went away or cannot serve sessions right now: a lost or refused connection (class 08), a
@@ -83,10 +82,10 @@ export const toStoreError = (operation: string, error: SqlError): Effect.Effect<
 }
 
 /** Maps every `SqlError` of `effect` to the store's errors; other errors pass through unchanged. */
-export const mapSqlErrors = (operation: string) =>
-<A, E, R>(effect: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, Exclude<E, SqlError> | StoreUnavailable, R> =>
-  Effect.catch(effect, (error): Effect.Effect<never, Exclude<E, SqlError> | StoreUnavailable> =>
-    isSqlError(error)
-      ? toStoreError(operation, error)
-      // Not a SqlError, so it is one of the other members of E.
-      : Effect.fail(error as Exclude<E, SqlError>))
+export const mapSqlErrors =
+  (operation: string) => <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, Exclude<E, SqlError> | StoreUnavailable, R> =>
+    Effect.catch(effect, (error): Effect.Effect<never, Exclude<E, SqlError> | StoreUnavailable> =>
+      isSqlError(error)
+        ? toStoreError(operation, error)
+        // Not a SqlError, so it is one of the other members of E.
+        : Effect.fail(error as Exclude<E, SqlError>))

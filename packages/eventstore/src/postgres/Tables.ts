@@ -5,8 +5,8 @@
  */
 import type { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
-import type { SqlError } from "effect/sql/SqlError"
 import type { SqlClient } from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import type * as Statement from "effect/sql/Statement"
 import * as Checkpoint from "../Checkpoint.ts"
 import type { EventMetadata, RecordedEvent } from "../Events.ts"

@@ -4,8 +4,8 @@
  * is enough.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, type Layer, Option, Stream } from "effect"
 import { eventually } from "@verity/postgres/testing"
+import { Effect, Fiber, type Layer, Option, Stream } from "effect"
 import { Checkpoint, EventStore, type ExpectedVersion, type NewEvent, type PersonalFields } from "../../src/index.ts"
 import { event, events, streamName } from "../fixtures.ts"
 
@@ -228,10 +228,18 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
         yield* store.append(other, "no_stream", [event("Opened")])
         yield* store.append(b, "no_stream", [event("Opened")])
         const last = yield* store.append(a, 2, [event("Closed")])
-        yield* eventually("the horizon to pass the last append", Effect.map(store.horizon, (h) => Checkpoint.hasReached(h.checkpoint, last.checkpoint)), { timeout: "10 seconds" })
+        yield* eventually(
+          "the horizon to pass the last append",
+          Effect.map(store.horizon, (h) => Checkpoint.hasReached(h.checkpoint, last.checkpoint)),
+          { timeout: "10 seconds" }
+        )
         const everything = yield* Stream.runCollect(store.streamAll({ from: start, limit: 2, categories: mine }))
         assert.deepStrictEqual(everything.map((e) => `${e.streamId}:${e.version}`), [
-          `${a}:1`, `${a}:2`, `${other}:1`, `${b}:1`, `${a}:3`
+          `${a}:1`,
+          `${a}:2`,
+          `${other}:1`,
+          `${b}:1`,
+          `${a}:3`
         ])
         for (let i = 1; i < everything.length; i++) {
           assert.isTrue(Checkpoint.Order(everything[i - 1]!.checkpoint, everything[i]!.checkpoint) < 0)
@@ -263,7 +271,11 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
         const start = (yield* store.horizon).checkpoint
         const cat = category()
         const last = yield* store.append(`${cat}-1`, "no_stream", events(3))
-        yield* eventually("the horizon to pass the last append", Effect.map(store.horizon, (h) => Checkpoint.hasReached(h.checkpoint, last.checkpoint)), { timeout: "10 seconds" })
+        yield* eventually(
+          "the horizon to pass the last append",
+          Effect.map(store.horizon, (h) => Checkpoint.hasReached(h.checkpoint, last.checkpoint)),
+          { timeout: "10 seconds" }
+        )
         const sizeOf = (limit: number | undefined) =>
           Effect.map(store.readAll({ from: start, categories: [cat], ...(limit === undefined ? {} : { limit }) }), (page) => ({
             events: page.events.length,
@@ -296,7 +308,11 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
         const withSnapshot = yield* store.readStreamWithSnapshot(stream, "k")
         assert.deepStrictEqual(Option.getOrThrow(withSnapshot.snapshot).state, { name: data.name })
         assert.deepStrictEqual(withSnapshot.events.map((e) => e.data), expected.slice(2))
-        yield* eventually("the horizon to pass the last append", Effect.map(store.horizon, (h) => Checkpoint.hasReached(h.checkpoint, last.checkpoint)), { timeout: "10 seconds" })
+        yield* eventually(
+          "the horizon to pass the last append",
+          Effect.map(store.horizon, (h) => Checkpoint.hasReached(h.checkpoint, last.checkpoint)),
+          { timeout: "10 seconds" }
+        )
         const page = yield* store.readAll({ from: start, categories: [cat] })
         assert.deepStrictEqual(page.events.map((e) => e.data), expected)
         const streamed = yield* Stream.runCollect(store.streamAll({ from: start, categories: [cat], limit: 1 }))
@@ -326,7 +342,12 @@ export const eventStoreContract = <E>(label: string, storeLayer: Layer.Layer<Eve
         yield* store.append(`${cat}-1`, 3, events(1))
         const all = yield* Fiber.join(received).pipe(Effect.timeout("10 seconds"))
         assert.deepStrictEqual(all.map((e) => `${e.streamId.slice(cat.length + 1)}:${e.version}`), [
-          "1:1", "1:2", "1:3", "2:1", "2:2", "1:4"
+          "1:1",
+          "1:2",
+          "1:3",
+          "2:1",
+          "2:2",
+          "1:4"
         ])
       }))
 

@@ -50,4 +50,3 @@ export const codec = EventCodec.make({
     ])
   ]
 })
-

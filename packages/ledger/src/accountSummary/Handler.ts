@@ -11,11 +11,11 @@
  * the row never holds the plaintext, and it is marked erased from the first such event on.
  */
 import { PgTypes } from "@effect/sql-pg"
-import { Effect, Result } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { Account } from "@verity/domain"
 import { PersonalData, type RecordedEvent } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
+import { Effect, Result } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { type AccountSteps, runStep, subscribedTypes } from "../AccountSteps.ts"
 import { accountCodec } from "../Streams.ts"
 
@@ -132,7 +132,9 @@ const forgottenAccount = (recorded: RecordedEvent): Result.Result<string | undef
   const data = recorded.data as { readonly subjectId?: unknown } | null
   const subject = typeof data === "object" && data !== null ? data.subjectId : undefined
   if (typeof subject !== "string") {
-    return Result.fail(new Projection.ProjectionFailure({ message: `${recorded.streamId}@${recorded.version}: SubjectForgotten without a subjectId` }))
+    return Result.fail(
+      new Projection.ProjectionFailure({ message: `${recorded.streamId}@${recorded.version}: SubjectForgotten without a subjectId` })
+    )
   }
   return Result.succeed(UUID.test(subject) ? subject : undefined)
 }
@@ -164,8 +166,7 @@ export const fold = (events: ReadonlyArray<RecordedEvent>): Result.Result<Map<st
 const array = (values: ReadonlyArray<unknown>, oid: number) => Result.getOrThrow(PgTypes.array([...values], oid))
 const uuids = (values: ReadonlyArray<string>) => array(values, PgTypes.OID.uuid)
 const texts = (values: ReadonlyArray<string | null>) => array(values, PgTypes.OID.text)
-const int8s = (values: ReadonlyArray<number | null>) =>
-  array(values.map((v) => (v === null ? null : BigInt(v))), PgTypes.OID.int8)
+const int8s = (values: ReadonlyArray<number | null>) => array(values.map((v) => (v === null ? null : BigInt(v))), PgTypes.OID.int8)
 const int4s = (values: ReadonlyArray<number | null>) => array(values, PgTypes.OID.int4)
 const bools = (values: ReadonlyArray<boolean | null>) => array(values, PgTypes.OID.bool)
 /** Epoch milliseconds as `timestamptz` (the driver binds numbers as instants exactly). */
@@ -182,7 +183,9 @@ export const apply = (events: ReadonlyArray<RecordedEvent>, ctx: Projection.Tabl
     const changed: Array<Patch> = []
     for (const patch of folded.success.values()) {
       if (!Number.isSafeInteger(patch.balanceDelta)) {
-        return yield* new Projection.ProjectionFailure({ message: `account ${patch.accountId}: balance change ${patch.balanceDelta} is not a safe integer` })
+        return yield* new Projection.ProjectionFailure({
+          message: `account ${patch.accountId}: balance change ${patch.balanceDelta} is not a safe integer`
+        })
       }
       if (patch.opened) created.push(patch)
       else changed.push(patch)

@@ -16,10 +16,10 @@
  * since the type filter runs on STORED types), plus `SubjectForgotten` from category `erasure`, which
  * redacts the holder's name and email to the domain placeholders.
  */
-import { Effect } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { PersonalData } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
+import { Effect } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { ACCOUNT_CATEGORY } from "../Streams.ts"
 import { accountTypes, apply } from "./Handler.ts"
 

@@ -92,8 +92,7 @@ export const decodeCursor = (cursor: string): Option.Option<string> => {
 export const isValidCursor = (cursor: string): boolean => Option.isSome(decodeCursor(cursor))
 
 /** Clamps a requested page size to 1..500 (non-numbers give the smallest page). */
-export const clampLimit = (limit: number): number =>
-  Number.isFinite(limit) ? Math.min(MAX_LIMIT, Math.max(MIN_LIMIT, Math.floor(limit))) : MIN_LIMIT
+export const clampLimit = (limit: number): number => Number.isFinite(limit) ? Math.min(MAX_LIMIT, Math.max(MIN_LIMIT, Math.floor(limit))) : MIN_LIMIT
 
 export const get = (accountId: string): Effect.Effect<Option.Option<AccountSummaryRow>, SqlError, SqlClient> =>
   Effect.gen(function*() {

@@ -6,10 +6,10 @@
  * the accounts opened in the batch.
  */
 import { PgTypes } from "@effect/sql-pg"
-import { Effect, Result } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import type { RecordedEvent } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
+import { Effect, Result } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { type AccountSteps, runStep, subscribedTypes } from "../AccountSteps.ts"
 import { accountCodec } from "../Streams.ts"
 
@@ -45,8 +45,8 @@ interface FoldContext {
 }
 
 /** A movement into `column`; transfer events carry no currency (it is the account's, looked up later). */
-const movement = (column: Column) =>
-  (event: { readonly accountId: string; readonly amount: number; readonly currency?: string }, ctx: FoldContext) => {
+const movement =
+  (column: Column) => (event: { readonly accountId: string; readonly amount: number; readonly currency?: string }, ctx: FoldContext) => {
     ctx.movements.push({ accountId: event.accountId, day: ctx.day, currency: event.currency, column, amount: event.amount })
   }
 
@@ -114,7 +114,10 @@ export const apply = (events: ReadonlyArray<RecordedEvent>, ctx: Projection.Tabl
       const key = `${movement.day}|${currency}`
       let entry = totals.get(key)
       if (entry === undefined) {
-        totals.set(key, entry = { day: movement.day, currency, deposits: 0, withdrawals: 0, transfersIn: 0, transfersOut: 0, refunds: 0, movements: 0 })
+        totals.set(
+          key,
+          entry = { day: movement.day, currency, deposits: 0, withdrawals: 0, transfersIn: 0, transfersOut: 0, refunds: 0, movements: 0 }
+        )
       }
       entry[movement.column] += movement.amount
       entry.movements++

@@ -8,9 +8,9 @@
  * Table `account_currencies` (key `account_id`): each account's currency, from `AccountOpened` (transfer
  *   events carry no currency; this is the projection's own lookup table).
  */
+import { Projection } from "@verity/projections"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Projection } from "@verity/projections"
 import { ACCOUNT_CATEGORY } from "../Streams.ts"
 import { apply, storedTypes } from "./Handler.ts"
 

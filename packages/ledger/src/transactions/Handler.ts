@@ -8,10 +8,10 @@
  * A movement on an account that was never opened fails the batch (the runner then parks that stream).
  */
 import { PgTypes } from "@effect/sql-pg"
-import { Effect, Result } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import type { RecordedEvent } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
+import { Effect, Result } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { type AccountSteps, runStep, subscribedTypes } from "../AccountSteps.ts"
 import { accountCodec } from "../Streams.ts"
 

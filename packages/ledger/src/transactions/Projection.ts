@@ -13,9 +13,9 @@
  *   `AccountOpened`: transfer events carry none) and balance (= the last row's balance_after). It makes
  *   "the previous balance of every account in the batch" one primary-key lookup.
  */
+import { Projection } from "@verity/projections"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Projection } from "@verity/projections"
 import { ACCOUNT_CATEGORY } from "../Streams.ts"
 import { apply, storedTypes } from "./Handler.ts"
 

@@ -5,11 +5,11 @@
  * deliberately corrupted row and names it by key.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { EventStore } from "@verity/eventstore"
 import { forEachDatabase } from "@verity/postgres/testing"
 import { Projections } from "@verity/projections"
+import { Effect, Option } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { AccountSummary } from "../../src/ReadModels.ts"
 import * as LedgerStreams from "../../src/Streams.ts"
 import { command as c, exec, execAll, ledgerLayer, READ_MODELS, uuid, waitAll } from "../support/Ledger.ts"
@@ -129,7 +129,12 @@ forEachDatabase((target) => {
         const a = uuid()
         // As the v1 API wrote it: EUR only, decimal euros, `owner`/`email`, a combined opening event.
         yield* store.append(`account-${a}`, "no_stream", [
-          { eventId: uuid(), type: "AccountOpenedWithDeposit", schemaVersion: 1, data: { accountId: a, owner: "Old Timer", email: "old@example.com", initialDeposit: 100.5, at: at(50) } },
+          {
+            eventId: uuid(),
+            type: "AccountOpenedWithDeposit",
+            schemaVersion: 1,
+            data: { accountId: a, owner: "Old Timer", email: "old@example.com", initialDeposit: 100.5, at: at(50) }
+          },
           { eventId: uuid(), type: "MoneyDeposited", schemaVersion: 1, data: { accountId: a, amount: 0.29, at: at(51) } },
           { eventId: uuid(), type: "FundsWithdrawn", schemaVersion: 1, data: { accountId: a, amount: 19.99, at: at(52) } }
         ])
@@ -183,11 +188,13 @@ forEachDatabase((target) => {
         const sql = yield* SqlClient
         const a = uuid()
         const other = uuid()
-        yield* waitAll(yield* execAll([
-          c.open(a, "Vera Verify", "vera@example.com", "EUR", at(40)),
-          c.open(other, "Otto Other", "otto@example.com", "EUR", at(41)),
-          c.deposit(a, 1_234, "EUR", at(42))
-        ]))
+        yield* waitAll(
+          yield* execAll([
+            c.open(a, "Vera Verify", "vera@example.com", "EUR", at(40)),
+            c.open(other, "Otto Other", "otto@example.com", "EUR", at(41)),
+            c.deposit(a, 1_234, "EUR", at(42))
+          ])
+        )
         const clean = yield* projections.verify("account_summary")
         assert.isTrue(clean.consistent, JSON.stringify(clean.tables))
         const generation = (yield* projections.statusOf("account_summary")).active!.generation

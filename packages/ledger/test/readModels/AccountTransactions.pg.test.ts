@@ -6,10 +6,10 @@
  * verify (which recomputes everything in one batch) agrees with the live tables built batch by batch.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { forEachDatabase } from "@verity/postgres/testing"
 import { Projections } from "@verity/projections"
+import { Effect, Option } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { AccountSummary, AccountTransactions } from "../../src/ReadModels.ts"
 import { command as c, exec, execAll, ledgerLayer, uuid, waitAll } from "../support/Ledger.ts"
 
@@ -44,11 +44,61 @@ forEachDatabase((target) => {
         assert.deepStrictEqual(
           page.items.map(({ position: _, ...row }) => row),
           [
-            { accountId: a, version: 8, kind: "transfer_refund", amount: 100, currency: "EUR", transferId: t2, counterpartyAccountId: usd, balanceAfter: 500, at: iso(11) },
-            { accountId: a, version: 7, kind: "transfer_debit", amount: -100, currency: "EUR", transferId: t2, counterpartyAccountId: usd, balanceAfter: 400, at: iso(10) },
-            { accountId: a, version: 5, kind: "transfer_debit", amount: -200, currency: "EUR", transferId: t1, counterpartyAccountId: b, balanceAfter: 500, at: iso(6) },
-            { accountId: a, version: 3, kind: "withdrawal", amount: -300, currency: "EUR", transferId: undefined, counterpartyAccountId: undefined, balanceAfter: 700, at: iso(4) },
-            { accountId: a, version: 2, kind: "deposit", amount: 1_000, currency: "EUR", transferId: undefined, counterpartyAccountId: undefined, balanceAfter: 1_000, at: iso(3) }
+            {
+              accountId: a,
+              version: 8,
+              kind: "transfer_refund",
+              amount: 100,
+              currency: "EUR",
+              transferId: t2,
+              counterpartyAccountId: usd,
+              balanceAfter: 500,
+              at: iso(11)
+            },
+            {
+              accountId: a,
+              version: 7,
+              kind: "transfer_debit",
+              amount: -100,
+              currency: "EUR",
+              transferId: t2,
+              counterpartyAccountId: usd,
+              balanceAfter: 400,
+              at: iso(10)
+            },
+            {
+              accountId: a,
+              version: 5,
+              kind: "transfer_debit",
+              amount: -200,
+              currency: "EUR",
+              transferId: t1,
+              counterpartyAccountId: b,
+              balanceAfter: 500,
+              at: iso(6)
+            },
+            {
+              accountId: a,
+              version: 3,
+              kind: "withdrawal",
+              amount: -300,
+              currency: "EUR",
+              transferId: undefined,
+              counterpartyAccountId: undefined,
+              balanceAfter: 700,
+              at: iso(4)
+            },
+            {
+              accountId: a,
+              version: 2,
+              kind: "deposit",
+              amount: 1_000,
+              currency: "EUR",
+              transferId: undefined,
+              counterpartyAccountId: undefined,
+              balanceAfter: 1_000,
+              at: iso(3)
+            }
           ]
         )
         const positions = page.items.map((row) => BigInt(row.position))

@@ -7,9 +7,9 @@
  * event, and all balances agree with each other and with the aggregates.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
 import { MasterKeys } from "@verity/eventstore"
 import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
+import { Effect, Layer } from "effect"
 import { applied, assertExactlyOnce, expectedEvents } from "../support/Consistency.ts"
 import { command as c, execAll, waitAll } from "../support/Ledger.ts"
 import { observerLayer, startRunner } from "../support/Runners.ts"
@@ -34,7 +34,10 @@ forEachDatabase((target) => {
           for (let k = 1; k <= KILLS; k++) {
             const runner = yield* startRunner({ url, masterKeys: keys, owner: `crashing-${k}`, batchSize: 20 })
             const threshold = Math.floor((total * k) / (KILLS + 1))
-            yield* eventually(`${threshold} events applied`, Effect.map(applied("account_summary"), (n) => n >= threshold), { timeout: "60 seconds", interval: "5 millis" })
+            yield* eventually(`${threshold} events applied`, Effect.map(applied("account_summary"), (n) => n >= threshold), {
+              timeout: "60 seconds",
+              interval: "5 millis"
+            })
             yield* Effect.sleep(`${Math.floor(Math.random() * 15)} millis`)
             yield* runner.kill9
             killedAt.push(yield* applied("account_summary"))

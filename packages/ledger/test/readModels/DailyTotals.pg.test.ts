@@ -4,9 +4,9 @@
  * Days come from the events' business time, so they are what the events say whatever the clock.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
 import { forEachDatabase } from "@verity/postgres/testing"
 import { Projections } from "@verity/projections"
+import { Effect } from "effect"
 import { DailyTotals } from "../../src/ReadModels.ts"
 import { command as c, execAll, ledgerLayer, uuid, waitAll } from "../support/Ledger.ts"
 

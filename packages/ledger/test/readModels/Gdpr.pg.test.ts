@@ -11,19 +11,18 @@
  * generation is dropped after the switch.
  */
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Effect, Layer, Option } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { Account } from "@verity/domain"
 import { PersonalData } from "@verity/eventstore"
 import { eventually, forEachDatabase, fullDump, TestDatabase } from "@verity/postgres/testing"
 import { Projection, Projections } from "@verity/projections"
+import { Deferred, Effect, Layer, Option } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as LedgerRuntime from "../../src/LedgerRuntime.ts"
 import * as ReadModels from "../../src/ReadModels.ts"
 import { AccountSummary, AccountTransactions, DailyTotals } from "../../src/ReadModels.ts"
 import { command as c, execAll, fast, ledgerLayer, masterKeyConfig, readModelRows, uuid, waitAll } from "../support/Ledger.ts"
 
 const at = (minutes: number) => Date.UTC(2026, 0, 20, 10) + minutes * 60_000
-
 
 /**
  * Holds the account summary's handler at a chosen batch: the first batch written into generation `schema`
@@ -74,13 +73,15 @@ forEachDatabase((target) => {
         const during = holder("During")
         const after = holder("After")
         const kept = holder("Kept")
-        yield* waitAll(yield* execAll([
-          c.open(during.id, during.name, during.email, "EUR", at(0)),
-          c.open(after.id, after.name, after.email, "EUR", at(1)),
-          c.open(kept.id, kept.name, kept.email, "EUR", at(2)),
-          c.deposit(during.id, 700, "EUR", at(3)),
-          c.deposit(after.id, 900, "EUR", at(4))
-        ]))
+        yield* waitAll(
+          yield* execAll([
+            c.open(during.id, during.name, during.email, "EUR", at(0)),
+            c.open(after.id, after.name, after.email, "EUR", at(1)),
+            c.open(kept.id, kept.name, kept.email, "EUR", at(2)),
+            c.deposit(during.id, 700, "EUR", at(3)),
+            c.deposit(after.id, 900, "EUR", at(4))
+          ])
+        )
         const old = (yield* projections.statusOf("account_summary")).active!.generation
         const next = old + 1
 
@@ -109,7 +110,11 @@ forEachDatabase((target) => {
         )
         const retired = yield* sql<{ readonly holder_name: string; readonly erased: boolean }>`
           SELECT holder_name, erased FROM ${sql(`account_summary_g${old}.accounts`)} WHERE account_id = ${after.id}`
-        assert.deepStrictEqual(retired.map((r) => ({ ...r })), [{ holder_name: Account.ErasedHolderName, erased: true }], "the retired generation was redacted, not dropped")
+        assert.deepStrictEqual(
+          retired.map((r) => ({ ...r })),
+          [{ holder_name: Account.ErasedHolderName, erased: true }],
+          "the retired generation was redacted, not dropped"
+        )
 
         const dump = yield* fullDump
         for (const secret of secrets) assert.notInclude(dump.text, secret, `the ${dump.how} holds a forgotten holder's data`)
@@ -142,26 +147,31 @@ forEachDatabase((target) => {
       }))
   })
 
-
   layer(ledgerLayer(target), { excludeTestServices: true, timeout: "120 seconds" })("GDPR erasure in the read models", (it) => {
     it.effect("forget redacts the holder everywhere, keeps the money, spares the others, survives a rebuild", () =>
       Effect.gen(function*() {
         const projections = yield* Projections.Projections
         const personalData = yield* PersonalData.PersonalData
         const tag = Math.random().toString(36).slice(2, 10)
-        const gone = { id: uuid(), names: [`Zelda Forgettable ${tag}`, `Zelda Renamed ${tag}`], emails: [`zelda.${tag}@example.com`, `z.${tag}@example.org`] }
+        const gone = {
+          id: uuid(),
+          names: [`Zelda Forgettable ${tag}`, `Zelda Renamed ${tag}`],
+          emails: [`zelda.${tag}@example.com`, `z.${tag}@example.org`]
+        }
         const kept = { id: uuid(), name: `Yann Keeper ${tag}`, email: `yann.${tag}@example.com` }
         const t = uuid()
-        yield* waitAll(yield* execAll([
-          c.open(gone.id, gone.names[0]!, gone.emails[0]!, "EUR", at(0)),
-          c.open(kept.id, kept.name, kept.email, "EUR", at(1)),
-          c.deposit(gone.id, 5_000, "EUR", at(2)),
-          c.updateHolder(gone.id, gone.names[1]!, gone.emails[1]!, at(3)),
-          c.debit(gone.id, t, kept.id, 1_200, "EUR", at(4)),
-          c.credit(kept.id, t, gone.id, 1_200, "EUR", at(5)),
-          c.settle(gone.id, t, at(6)),
-          c.deposit(kept.id, 300, "EUR", at(7))
-        ]))
+        yield* waitAll(
+          yield* execAll([
+            c.open(gone.id, gone.names[0]!, gone.emails[0]!, "EUR", at(0)),
+            c.open(kept.id, kept.name, kept.email, "EUR", at(1)),
+            c.deposit(gone.id, 5_000, "EUR", at(2)),
+            c.updateHolder(gone.id, gone.names[1]!, gone.emails[1]!, at(3)),
+            c.debit(gone.id, t, kept.id, 1_200, "EUR", at(4)),
+            c.credit(kept.id, t, gone.id, 1_200, "EUR", at(5)),
+            c.settle(gone.id, t, at(6)),
+            c.deposit(kept.id, 300, "EUR", at(7))
+          ])
+        )
         const plaintext = [...gone.names, ...gone.emails]
         const before = yield* readModelRows
         assert.isTrue(before.rows.some((row) => row.json.includes(gone.names[1]!)), "the holder's name is in the read model before")

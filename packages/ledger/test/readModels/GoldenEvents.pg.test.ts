@@ -7,14 +7,14 @@
  * stand for (the codecs are total on old data that went through jsonb).
  */
 import { assert, layer } from "@effect/vitest"
+import { type EventCodec, EventStore, PgEventStore, type RecordedEvent } from "@verity/eventstore"
+import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Effect, Layer, Result } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { EventStore, type EventCodec, PgEventStore, type RecordedEvent } from "@verity/eventstore"
-import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
-import * as LedgerStreams from "../../src/Streams.ts"
 import { legacyStream } from "../../../domain/test/support/Arbitraries.ts"
+import * as LedgerStreams from "../../src/Streams.ts"
 
 const goldenRoot = fileURLToPath(new URL("../../../domain/golden/", import.meta.url))
 

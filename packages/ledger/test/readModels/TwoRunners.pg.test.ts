@@ -4,11 +4,11 @@
  * owner of a read model is killed -9 the other process takes it over and applies the new events.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { MasterKeys } from "@verity/eventstore"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Projections } from "@verity/projections"
+import { Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { assertExactlyOnce } from "../support/Consistency.ts"
 import { command as c, execAll, READ_MODELS, waitAll } from "../support/Ledger.ts"
 import { observerLayer, startRunner } from "../support/Runners.ts"
@@ -71,7 +71,10 @@ forEachDatabase((target) => {
 
           // New events are applied by the survivor.
           const id = first.accountIds[0]!
-          yield* waitAll(yield* execAll([c.deposit(id, 1_000, "EUR", Date.UTC(2027, 1, 1)), c.withdraw(id, 1, "EUR", Date.UTC(2027, 1, 2))]), "60 seconds")
+          yield* waitAll(
+            yield* execAll([c.deposit(id, 1_000, "EUR", Date.UTC(2027, 1, 1)), c.withdraw(id, 1, "EUR", Date.UTC(2027, 1, 2))]),
+            "60 seconds"
+          )
           assert.strictEqual((yield* advisoryLocks).length, READ_MODELS.length)
           yield* assertExactlyOnce(first.accountIds)
           assert.isTrue(survivor.alive(), survivor.output())

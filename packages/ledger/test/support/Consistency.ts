@@ -5,9 +5,9 @@
  * summary, the transactions' sums and the domain's own fold all agree.
  */
 import { assert } from "@effect/vitest"
+import { Projections } from "@verity/projections"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Projections } from "@verity/projections"
 import { readTypes } from "../../src/AccountSteps.ts"
 import * as ReadModels from "../../src/ReadModels.ts"
 import * as LedgerStreams from "../../src/Streams.ts"

@@ -3,12 +3,12 @@
  * the three read models) on a fresh test database with a generated master key, command builders that go
  * through the real command handlers, and read-your-writes waits on every read model.
  */
-import { ConfigProvider, Effect, Layer, Option, Schema } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { Account } from "@verity/domain"
 import { type Checkpoint, MasterKeys } from "@verity/eventstore"
 import { TestDatabase, type TestTarget } from "@verity/postgres/testing"
 import { Projections } from "@verity/projections"
+import { ConfigProvider, Effect, Layer, Option, Schema } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import * as LedgerRuntime from "../../src/LedgerRuntime.ts"
 import * as ReadModels from "../../src/ReadModels.ts"
 import * as LedgerStreams from "../../src/Streams.ts"
@@ -46,10 +46,8 @@ const decodeCommand = Schema.decodeUnknownSync(Account.AccountCommand)
 export const command = {
   open: (accountId: string, holderName: string, holderEmail: string, currency: string, at: number) =>
     decodeCommand({ _tag: "OpenAccount", accountId, holderName, holderEmail, currency, at }),
-  deposit: (accountId: string, amount: number, currency: string, at: number) =>
-    decodeCommand({ _tag: "Deposit", accountId, amount, currency, at }),
-  withdraw: (accountId: string, amount: number, currency: string, at: number) =>
-    decodeCommand({ _tag: "Withdraw", accountId, amount, currency, at }),
+  deposit: (accountId: string, amount: number, currency: string, at: number) => decodeCommand({ _tag: "Deposit", accountId, amount, currency, at }),
+  withdraw: (accountId: string, amount: number, currency: string, at: number) => decodeCommand({ _tag: "Withdraw", accountId, amount, currency, at }),
   setLimit: (accountId: string, limit: number, at: number) => decodeCommand({ _tag: "SetOverdraftLimit", accountId, limit, at }),
   updateHolder: (accountId: string, holderName: string, holderEmail: string, at: number) =>
     decodeCommand({ _tag: "UpdateHolderDetails", accountId, holderName, holderEmail, at }),

@@ -4,9 +4,9 @@
  * accounts of the same currency (settled, or refunded). Accounts are worked on concurrently, like an API
  * under load. Returns the highest checkpoint written and what was written, for exact assertions.
  */
-import { Effect } from "effect"
 import type { Account } from "@verity/domain"
 import { Checkpoint } from "@verity/eventstore"
+import { Effect } from "effect"
 import { command as c, exec, uuid } from "./Ledger.ts"
 
 /** mulberry32: a tiny seeded PRNG, so a workload is the same on every run. */
@@ -53,7 +53,10 @@ export const write = (options: WorkloadOptions) =>
       Effect.map(exec(cmd), (written) => {
         checkpoint = Checkpoint.max(checkpoint, written)
         events++
-        if (cmd._tag === "Deposit" || cmd._tag === "Withdraw" || cmd._tag === "DebitForTransfer" || cmd._tag === "CreditForTransfer" || cmd._tag === "RefundTransfer") {
+        if (
+          cmd._tag === "Deposit" || cmd._tag === "Withdraw" || cmd._tag === "DebitForTransfer" || cmd._tag === "CreditForTransfer" ||
+          cmd._tag === "RefundTransfer"
+        ) {
           movements++
         }
       })

@@ -21,12 +21,12 @@
  * rolls back with it (same transaction), the transfer's stream parks, and an operator's retry completes it.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
-import { SqlClient } from "effect/sql/SqlClient"
 import { Account, Decider, type Ids, Transfer } from "@verity/domain"
 import { EventStore } from "@verity/eventstore"
 import { forEachDatabase } from "@verity/postgres/testing"
 import { Projections } from "@verity/projections"
+import { Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
 import { accountCodec } from "../../src/Streams.ts"
 import * as TransferProcess from "../../src/TransferProcess.ts"
 import {
@@ -47,8 +47,8 @@ import {
   newTransferId,
   openAccount,
   prng,
-  requestTransfer,
   type Requested,
+  requestTransfer,
   runtime,
   runtimeOn,
   settled,
@@ -216,7 +216,10 @@ forEachDatabase((target) => {
           }
           const transfers = plan.map((p, i) => ({ ...p, index: i, transferId: newTransferId() }))
           const depositTargets = [...funded, poor, frozen, payer]
-          const deposits = Array.from({ length: DEPOSITS_PER_LIFE * LIVES.length }, () => ({ to: pick(depositTargets), amount: 1 + Math.floor(random() * 500) }))
+          const deposits = Array.from(
+            { length: DEPOSITS_PER_LIFE * LIVES.length },
+            () => ({ to: pick(depositTargets), amount: 1 + Math.floor(random() * 500) })
+          )
           const requestFaults = new Map<number, FaultPlan>()
           for (const faults of REQUEST_FAULTS) {
             let index = between(0, TRANSFERS - 1)

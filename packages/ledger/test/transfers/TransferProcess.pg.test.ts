@@ -5,11 +5,11 @@
  * only its own stream.
  */
 import { assert, describe, it as plain, layer } from "@effect/vitest"
-import { Effect } from "effect"
 import { type Account, Money, Text, Timestamp } from "@verity/domain"
 import { EventStore, type RecordedEvent } from "@verity/eventstore"
 import { forEachDatabase } from "@verity/postgres/testing"
 import { Projections } from "@verity/projections"
+import { Effect } from "effect"
 import * as TransferProcess from "../../src/TransferProcess.ts"
 import { nextStep } from "../../src/transfers/Steps.ts"
 import {

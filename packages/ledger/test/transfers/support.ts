@@ -3,12 +3,11 @@
  * from a ConfigProvider, fast polling, small batches), account and transfer commands, condition waits
  * with timeouts, and an `EventStore` wrapper that fails chosen append attempts.
  */
-import { ConfigProvider, Effect, Layer, Schema } from "effect"
 import { Account, Ids, Money, Text, Timestamp, Transfer } from "@verity/domain"
 import {
   type AppendResult,
-  EventStore,
   type EventMetadata,
+  EventStore,
   MasterKeys,
   type NewEvent,
   type RecordedEvent,
@@ -16,6 +15,7 @@ import {
 } from "@verity/eventstore"
 import { eventually as waitFor, TestDatabase, type TestTarget } from "@verity/postgres/testing"
 import type { Projection } from "@verity/projections"
+import { ConfigProvider, Effect, Layer, Schema } from "effect"
 import * as LedgerRuntime from "../../src/LedgerRuntime.ts"
 import { Accounts, Transfers } from "../../src/Streams.ts"
 
@@ -207,8 +207,7 @@ const faultAt = (plan: FaultPlan, attempt: number): Exclude<keyof FaultCounts, "
   return undefined
 }
 
-export const isInjectedOutage = (error: unknown): boolean =>
-  error instanceof StoreUnavailable && error.detail === "injected outage"
+export const isInjectedOutage = (error: unknown): boolean => error instanceof StoreUnavailable && error.detail === "injected outage"
 
 const unavailable = (detail: string, retryable = true) =>
   new StoreUnavailable({ operation: "append", reason: retryable ? "Connection" : "Unexpected", retryable, detail })
@@ -242,9 +241,12 @@ export const faultyStore = (inner: EventStore["Service"], faults: Faults): Event
 
 /** The fault-injecting store as a Layer over the `EventStore` it is given. */
 export const faultyStoreLayer = (faults: Faults) =>
-  Layer.effect(EventStore, Effect.gen(function*() {
-    return faultyStore(yield* EventStore, faults)
-  }))
+  Layer.effect(
+    EventStore,
+    Effect.gen(function*() {
+      return faultyStore(yield* EventStore, faults)
+    })
+  )
 
 /** `projection` whose `apply` sees the store through `faults` (the runtime's store stays as it is). */
 export const withFaults = (projection: Projection.Projection, faults: Faults): Projection.Projection => ({

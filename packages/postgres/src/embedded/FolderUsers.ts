@@ -15,8 +15,7 @@ export const register = async (dataDir: string, token: string) => {
   await Fs.writeFile(Path.join(usersDir(dataDir), `${process.pid}.${token}`), "")
 }
 
-export const deregister = (dataDir: string, token: string) =>
-  Fs.rm(Path.join(usersDir(dataDir), `${process.pid}.${token}`), { force: true })
+export const deregister = (dataDir: string, token: string) => Fs.rm(Path.join(usersDir(dataDir), `${process.pid}.${token}`), { force: true })
 
 /** Registered users whose process is alive (a killed process leaves its file behind: it no longer counts). */
 export const liveUsers = async (dataDir: string) => {

@@ -86,12 +86,17 @@ export const launch = async (
   let child: ChildProcess
   try {
     child = spawn(Path.join(bin, "postgres"), [
-      "-D", dataDir,
-      "-p", String(port),
-      "-c", "listen_addresses=127.0.0.1",
+      "-D",
+      dataDir,
+      "-p",
+      String(port),
+      "-c",
+      "listen_addresses=127.0.0.1",
       // TCP only: no socket files to collide with other servers in /tmp.
-      "-c", "unix_socket_directories=",
-      "-c", "max_connections=300",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=300",
       ...flags
     ], { ...spawnOptions(identity), detached: shared, stdio: ["ignore", "ignore", log.fd] })
   } finally {

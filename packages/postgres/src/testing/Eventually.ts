@@ -13,8 +13,7 @@ export interface EventuallyOptions {
   readonly interval?: Duration.Input
 }
 
-const isOptions = (value: unknown): value is EventuallyOptions | undefined =>
-  value === undefined || typeof value === "object"
+const isOptions = (value: unknown): value is EventuallyOptions | undefined => value === undefined || typeof value === "object"
 
 /** Waits until `check` yields true. */
 export function eventually<E, R>(

@@ -1,5 +1,5 @@
-export * as TestDatabase from "./TestDatabases.ts"
-export { databases, forEachDatabase } from "./TestDatabases.ts"
-export type { TestTarget } from "./Targets.ts"
 export { fullDump } from "./Dump.ts"
 export { eventually, type EventuallyOptions } from "./Eventually.ts"
+export type { TestTarget } from "./Targets.ts"
+export * as TestDatabase from "./TestDatabases.ts"
+export { databases, forEachDatabase } from "./TestDatabases.ts"

@@ -21,8 +21,6 @@ const child = spawn(command, args, {
 const forward = (signal: NodeJS.Signals) => () => child.kill(signal)
 process.on("SIGINT", forward("SIGINT"))
 process.on("SIGTERM", forward("SIGTERM"))
-const code: number = await new Promise((resolve) =>
-  child.on("exit", (exitCode, signal) => resolve(exitCode ?? (signal === null ? 1 : 128 + 1)))
-)
+const code: number = await new Promise((resolve) => child.on("exit", (exitCode, signal) => resolve(exitCode ?? (signal === null ? 1 : 128 + 1))))
 await close()
 process.exit(code)
