@@ -4,6 +4,9 @@
  * Validation, expectations, refusals, identical retries and page sizes come from `StoreRules`, as in the
  * PostgreSQL store; its spans carry the same names. Appends are applied synchronously, so every append is
  * its own "transaction" and commit order equals position order.
+ *
+ * It stays one module (about 370 lines) on purpose: it is one closure over one in-memory state, the whole
+ * store interface in the order of `EventStore`'s methods, and reads best side by side with that interface.
  */
 import { Effect, Layer, Option, Result, Stream } from "effect"
 import * as Checkpoint from "./Checkpoint.ts"
