@@ -52,7 +52,11 @@ interface StoredResponse {
   readonly body: string
 }
 
-/** Leaves the transaction (rolling it back) carrying what to answer or re-raise. */
+/**
+ * Leaves the transaction (rolling it back) carrying what to answer or re-raise. Internal control flow that
+ * never leaves this module, and it carries a live response that has no schema: hence a `Data` error, not a
+ * `Schema.TaggedError` like the errors callers see.
+ */
 class Rollback extends Data.TaggedError("Rollback")<{ readonly outcome: HttpServerResponse.HttpServerResponse | { readonly error: unknown } }> {}
 
 const fingerprint = (method: string, url: string, body: string) =>
