@@ -66,13 +66,26 @@ export const installedVersion = async (name: string): Promise<string> => {
   return (JSON.parse(text) as Manifest).version
 }
 
-/** Writes `package.json` into `dir` and runs `npm install` there (the npm registry for the peers). */
+/**
+ * Writes `package.json` into `dir` and runs `npm install` there (the npm registry for the peers). A request
+ * to the registry that stalls is given up after 30 s and retried (npm's default waits five minutes), and npm
+ * does not look for a newer npm meanwhile.
+ */
 export const npmInstall = async (dir: string, dependencies: Readonly<Record<string, string>>): Promise<void> => {
   await Fs.writeFile(
     Path.join(dir, "package.json"),
     JSON.stringify({ name: "verity-consumer", private: true, type: "module", dependencies }, null, 2)
   )
-  await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
+  await run("npm", [
+    "install",
+    "--no-audit",
+    "--no-fund",
+    "--no-update-notifier",
+    "--prefer-offline",
+    "--fetch-timeout=30000",
+    "--fetch-retries=4",
+    "--loglevel=error"
+  ], {
     cwd: dir,
     env: process.env,
     maxBuffer: 16 * 1024 * 1024
