@@ -3,6 +3,7 @@
  * read models and transfer process as projections, and the runtime that wires them from configuration.
  */
 export * as LedgerRuntime from "./LedgerRuntime.ts"
+export * as LedgerCommandBus from "./LedgerCommandBus.ts"
 export * as LedgerReadModels from "./ReadModels.ts"
 export * as LedgerStreams from "./Streams.ts"
 export * as LedgerTransferProcess from "./TransferProcess.ts"
