@@ -74,8 +74,7 @@ export type ResultOf<Regs extends ReadonlyArray<AnyRegistration>, C> = C extends
   : never
 
 /** How dispatching `C` can fail: its aggregate's rejections and the handler's errors. */
-export type ErrorOf<Regs extends ReadonlyArray<AnyRegistration>, C> = C extends unknown
-  ? HandleError<Types<RouteOf<Regs, C>>["rejection"]>
+export type ErrorOf<Regs extends ReadonlyArray<AnyRegistration>, C> = C extends unknown ? HandleError<Types<RouteOf<Regs, C>>["rejection"]>
   : never
 
 export interface RegistrationOptions<Command, Event, State, Rejection> {
@@ -139,7 +138,8 @@ export const register = <Command, Event, State, Rejection>(
   return {
     category,
     schema,
-    route: (command, options) => is(command) ? dispatch(command, options).pipe(Effect.withSpan("CommandBus.dispatch", { attributes: { category } })) : undefined
+    route: (command, options) =>
+      is(command) ? dispatch(command, options).pipe(Effect.withSpan("CommandBus.dispatch", { attributes: { category } })) : undefined
   }
 }
 
