@@ -187,8 +187,10 @@ export const make = <const Regs extends ReadonlyArray<AnyRegistration>>(registra
     return undefined
   }
 
+  // A typed command that no schema accepts (its tag is not registered, or its value breaks its own schema)
+  // is a bug of its sender.
   const dispatchAny = (command: unknown, options: DispatchOptions = {}) =>
-    routed(command, options) ?? Effect.die(new Error("the command bus has no aggregate for this command"))
+    routed(command, options) ?? Effect.die(new Error("no aggregate of the command bus accepts this command"))
 
   return {
     registrations,
