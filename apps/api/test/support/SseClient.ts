@@ -41,49 +41,55 @@ const parse = (block: string): Message => {
   return message
 }
 
-/** `GET path` as an SSE client; the body is read only as fast as `next` is called. */
+/** An SSE client on `url` (Promise-based, for tests that drive a child process); the body is read on demand. */
+export const connect = async (url: string, options: { readonly token?: string; readonly headers?: Record<string, string> } = {}) => {
+  const controller = new AbortController()
+  const headers: Record<string, string> = { accept: "text/event-stream", ...options.headers }
+  if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`
+  const response = await fetch(url, { headers, signal: controller.signal })
+  const streaming = (response.headers.get("content-type") ?? "").startsWith("text/event-stream")
+  const text = streaming ? "" : await response.text()
+  const reader = streaming ? response.body!.getReader() : undefined
+  const decoder = new TextDecoder()
+  let buffer = ""
+  let ended = !streaming
+  let aborted = false
+  const next = async (): Promise<Message | undefined> => {
+    while (true) {
+      const end = buffer.indexOf("\n\n")
+      if (end >= 0) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        return parse(block)
+      }
+      if (ended || reader === undefined) return undefined
+      const chunk = await reader.read().catch(() => {
+        aborted = true
+        return { done: true as const, value: undefined }
+      })
+      if (chunk.done) ended = true
+      else buffer += decoder.decode(chunk.value, { stream: true })
+    }
+  }
+  const close = () => {
+    ended = true
+    controller.abort()
+  }
+  return { status: response.status, headers: response.headers, text, next, aborted: () => aborted, close }
+}
+
+/** `GET path` on the test server as an SSE client; the body is read only as fast as `next` is called. */
 export const open = (path: string, options: { readonly token?: string; readonly headers?: Record<string, string> } = {}) =>
   Effect.gen(function*() {
     const url = (yield* T.baseUrl) + path
-    const controller = new AbortController()
-    const headers: Record<string, string> = { accept: "text/event-stream", ...options.headers }
-    if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`
-    const response = yield* Effect.promise(() => fetch(url, { headers, signal: controller.signal }))
-    const streaming = (response.headers.get("content-type") ?? "").startsWith("text/event-stream")
-    const text = streaming ? "" : yield* Effect.promise(() => response.text())
-    const reader = streaming ? response.body!.getReader() : undefined
-    const decoder = new TextDecoder()
-    let buffer = ""
-    let ended = !streaming
-    let aborted = false
-    const next: Effect.Effect<Message | undefined> = Effect.promise(async () => {
-      while (true) {
-        const end = buffer.indexOf("\n\n")
-        if (end >= 0) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          return parse(block)
-        }
-        if (ended || reader === undefined) return undefined
-        const chunk = await reader.read().catch(() => {
-          aborted = true
-          return { done: true as const, value: undefined }
-        })
-        if (chunk.done) ended = true
-        else buffer += decoder.decode(chunk.value, { stream: true })
-      }
-    })
-    const close = Effect.sync(() => {
-      ended = true
-      controller.abort()
-    })
+    const feed = yield* Effect.promise(() => connect(url, options))
     return {
-      status: response.status,
-      headers: response.headers,
-      text,
-      next,
-      aborted: Effect.sync(() => aborted),
-      close
+      status: feed.status,
+      headers: feed.headers,
+      text: feed.text,
+      next: Effect.promise(feed.next),
+      aborted: Effect.sync(feed.aborted),
+      close: Effect.sync(feed.close)
     } satisfies Feed
   })
 
