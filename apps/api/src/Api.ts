@@ -5,6 +5,7 @@
  */
 import { HttpApi, HttpApiMiddleware, OpenApi } from "effect/http-api"
 import { AccountsApi } from "./accounts/Api.ts"
+import { EventsApi } from "./events/Api.ts"
 import { ProjectionsApi } from "./projections/Api.ts"
 import { SubjectsApi } from "./subjects/Api.ts"
 import { SystemApi } from "./system/Api.ts"
@@ -15,6 +16,7 @@ export class VerityApi extends HttpApi.make("verity")
   .add(TransfersApi)
   .add(SubjectsApi)
   .add(ProjectionsApi)
+  .add(EventsApi)
   .add(SystemApi)
   .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error", errors: "all" })
   .middleware(HttpApiMiddleware.ProblemDetails)

@@ -42,6 +42,12 @@ export interface ApiSettings {
    * a stream never conflict: they are queued and batched.
    */
   readonly conflictAttempts: number
+  /** Event feeds (`GET /events`) open at once; beyond: 503. Each holds a connection, not a request slot. */
+  readonly maxFeeds: number
+  /** Interval of an event feed's `: keep-alive` comments while no event arrives. */
+  readonly feedHeartbeat: Duration.Duration
+  /** Events an event feed reads from the database at once (its unit of buffering). */
+  readonly feedPageSize: number
 }
 
 export class ApiConfig extends Context.Service<ApiConfig, ApiSettings>()("@verity/api/ApiConfig") {
@@ -60,7 +66,10 @@ export class ApiConfig extends Context.Service<ApiConfig, ApiSettings>()("@verit
     tokens: Option.none(),
     databaseConnections: 32,
     projections: "worker",
-    conflictAttempts: 10
+    conflictAttempts: 10,
+    maxFeeds: 64,
+    feedHeartbeat: Duration.seconds(15),
+    feedPageSize: 100
   }
 
   /** From the environment: HOST, PORT, VERITY_API_* (README.md lists them). */
@@ -86,7 +95,10 @@ export class ApiConfig extends Context.Service<ApiConfig, ApiSettings>()("@verit
         databaseConnections: Config.Int("VERITY_DB_MAX_CONNECTIONS").pipe(Config.withDefault(d.databaseConnections)),
         projections: Config.Literals(["worker", "inline", "off"], "VERITY_PROJECTIONS").pipe(Config.withDefault(d.projections)),
         // At least one attempt (the command handler raises anything lower to 1).
-        conflictAttempts: Config.Int("VERITY_API_CONFLICT_ATTEMPTS").pipe(Config.withDefault(d.conflictAttempts))
+        conflictAttempts: Config.Int("VERITY_API_CONFLICT_ATTEMPTS").pipe(Config.withDefault(d.conflictAttempts)),
+        maxFeeds: Config.Int("VERITY_API_MAX_FEEDS").pipe(Config.withDefault(d.maxFeeds)),
+        feedHeartbeat: Config.Duration("VERITY_API_FEED_HEARTBEAT").pipe(Config.withDefault(d.feedHeartbeat)),
+        feedPageSize: Config.Int("VERITY_API_FEED_PAGE_SIZE").pipe(Config.withDefault(d.feedPageSize))
       })
       const tokens = Option.filter(settings.tokens, (t) => Redacted.value(t).trim() !== "")
       return ApiConfig.of({ ...settings, tokens })

@@ -11,6 +11,8 @@ import { AccountsHttp } from "./accounts/Http.ts"
 import { VerityApi } from "./Api.ts"
 import * as Auth from "./Auth.ts"
 import * as Edge from "./Edge.ts"
+import { Feeds } from "./events/Feeds.ts"
+import { EventsHttp } from "./events/Http.ts"
 import * as Idempotency from "./Idempotency.ts"
 import { ProjectionsHttp } from "./projections/Http.ts"
 import * as Ranges from "./Ranges.ts"
@@ -19,20 +21,25 @@ import { SystemHttp } from "./system/Http.ts"
 import { TransfersHttp } from "./transfers/Http.ts"
 
 export const ApiRoutes = HttpApiBuilder.layer(VerityApi, { openapiPath: "/openapi.json" }).pipe(
-  Layer.provide([AccountsHttp, TransfersHttp, SubjectsHttp, ProjectionsHttp, SystemHttp]),
+  Layer.provide([AccountsHttp, TransfersHttp, SubjectsHttp, ProjectionsHttp, SystemHttp, EventsHttp]),
   Layer.provide([Auth.layer, Idempotency.layer, HttpApiMiddleware.layerProblemDetails({ includeDetails: true })])
 )
 
 export const DocsRoute = HttpApiScalar.layer(VerityApi, { path: "/docs" })
 
-/** Routes + docs + edge, served on the provided `HttpServer`. */
-export const layer = HttpRouter.serve(Layer.mergeAll(ApiRoutes, DocsRoute, Edge.layer), {
+const serve = HttpRouter.serve(Layer.mergeAll(ApiRoutes, DocsRoute, Edge.layer), {
   // The router's default (100) would answer 404 to ids and stream names the schemas accept.
   routerConfig: { maxParamLength: Ranges.MAX_PATH_SEGMENT },
   // The edge writes one access-log line per request, with the request id; the banner says where we listen.
   disableLogger: true,
   disableListenLog: true
 })
+
+/**
+ * Routes + docs + edge, served on the provided `HttpServer`; also gives the open event feeds (`Feeds`),
+ * which end first on shutdown (before the server waits for requests in flight).
+ */
+export const layer = Feeds.closeOnShutdown.pipe(Layer.provideMerge(serve), Layer.provideMerge(Feeds.layer))
 
 /** Prints where the API listens and, in development, the generated token. */
 export const banner = Layer.effectDiscard(Effect.gen(function*() {

@@ -16,6 +16,7 @@ import { EventStore } from "@verity/eventstore"
 import { eventually, forEachDatabase, type TestTarget } from "@verity/postgres/testing"
 import { Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
+import * as Sse from "./support/SseClient.ts"
 import * as T from "./support/TestApi.ts"
 
 let terminateOnAppend = false
@@ -129,6 +130,42 @@ forEachDatabase((target) => {
         assert.isNull(retried.headers.get("idempotent-replayed"), "the 503 was not recorded")
         assert.strictEqual(yield* T.eventCount, before + 1, "nothing was written while away; the retry wrote once")
         assert.strictEqual((yield* answers(200, T.alice.get(`/accounts/${id}/state`))).body.state.balance, 105)
+      }))
+
+    it.effect("an open event feed ends cleanly when the database goes away; a new one is 503 until it is back", () =>
+      Effect.gen(function*() {
+        const id = yield* T.openAccount()
+        yield* T.deposit(id, 1)
+        const count = yield* T.eventCount
+        const feed = yield* Sse.open("/events", { token: T.tokens.reader })
+        const seen = yield* Sse.take(feed, count)
+        const back = yield* takeAway(target)
+        yield* Effect.gen(function*() {
+          const messages: Array<Sse.Message> = []
+          while (true) {
+            const message = yield* feed.next.pipe(Effect.timeoutOrElse({
+              duration: "20 seconds",
+              orElse: () => Effect.die(new Error("the feed did not end"))
+            }))
+            if (message === undefined) break
+            messages.push(message)
+          }
+          assert.isFalse(yield* feed.aborted, "ended, not broken off")
+          assert.isTrue(messages.every((m) => m.id === undefined), "no event while away")
+          assert.include(messages.map((m) => m.comment), "the database is unavailable; reconnect with Last-Event-ID")
+          isUnavailable("events", yield* T.reader.get("/events"))
+        }).pipe(Effect.ensuring(back))
+        // Back: the client resumes where it was and gets what was written since, nothing twice.
+        const resumed = yield* eventually(
+          "the feed answers again",
+          Sse.open("/events", { token: T.tokens.reader, headers: { "last-event-id": seen[seen.length - 1]!.id! } }),
+          (reply) => reply.status === 200,
+          { interval: "50 millis" }
+        )
+        const { position } = yield* T.deposit(id, 2)
+        const [next] = yield* Sse.take(resumed, 1)
+        assert.strictEqual(JSON.parse(next!.data!).position, position)
+        yield* resumed.close
       }))
   })
 })

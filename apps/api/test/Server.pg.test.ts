@@ -3,7 +3,9 @@
  * on an empty data folder with its own embedded PostgreSQL (no DATABASE_URL, development token and master
  * key generated), and on a fresh database of each test target (DATABASE_URL, configured tokens and keys).
  * Each run opens accounts, deposits with an Idempotency-Key, transfers, stops the server with SIGTERM
- * (exit code 0), starts it again and finds everything there, including the recorded idempotent response.
+ * (exit code 0) while an event feed is open (it ends cleanly at once, so the stop does not wait for the
+ * graceful timeout), starts it again and finds everything there, including the recorded idempotent
+ * response, and the feed resumes after its last event.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { MasterKeys } from "@verity/eventstore"
@@ -13,6 +15,7 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as ServerProcess from "./support/ServerProcess.ts"
+import * as Sse from "./support/SseClient.ts"
 import { send } from "./support/TestApi.ts"
 
 /** The scenario against a running server, then a restart and the checks after it. */
@@ -41,7 +44,19 @@ const scenario = async (launch: () => Promise<ServerProcess.RunningServer>, toke
     const summary = await call("GET", `/accounts/${to}?waitForPosition=${deposit.body.position}`)
     assert.strictEqual(summary.status, 200)
 
+    // An open event feed: SIGTERM ends it cleanly instead of holding the shutdown for its 10 s timeout.
+    const feed = await Sse.connect(`${first.url}/events`, { token })
+    assert.strictEqual(feed.status, 200, feed.text)
+    let opened = await feed.next()
+    while (opened !== undefined && opened.id === undefined) opened = await feed.next()
+    assert.strictEqual(opened?.event, "AccountOpened")
+    const stopping = performance.now()
     assert.strictEqual(await first.stop(), 0, `clean exit on SIGTERM\n${first.output()}`)
+    assert.isBelow(performance.now() - stopping, 8_000, "the open feed did not hold the shutdown")
+    while ((await feed.next()) !== undefined) {
+      // The rest of what the feed had sent before the server stopped.
+    }
+    assert.isFalse(feed.aborted(), "the feed ended cleanly")
 
     second = await launch()
     const token2 = tokenOf(second)
@@ -59,6 +74,12 @@ const scenario = async (launch: () => Promise<ServerProcess.RunningServer>, toke
     assert.strictEqual(replay.headers.get("idempotent-replayed"), "true")
     assert.deepStrictEqual(replay.body, deposit.body)
     assert.strictEqual((await again("GET", `/accounts/${from}/state`)).body.state.balance, 750)
+    // The feed resumes after the event it had seen: the second opening is next.
+    const resumed = await Sse.connect(`${second.url}/events`, { token: token2, headers: { "last-event-id": opened!.id! } })
+    let next = await resumed.next()
+    while (next !== undefined && next.id === undefined) next = await resumed.next()
+    assert.strictEqual(JSON.parse(next!.data!).streamId, `account-${to}`)
+    resumed.close()
     assert.strictEqual(await second.stop(), 0, `clean exit on SIGTERM\n${second.output()}`)
   } finally {
     await first.stop().catch(() => undefined)

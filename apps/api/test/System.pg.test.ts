@@ -28,6 +28,7 @@ const endpoints = [
   "get /projections/{name}/parked",
   "post /projections/{name}/parked/{stream}/retry",
   "post /projections/{name}/parked/{stream}/skip",
+  "get /events",
   "get /health",
   "get /ready"
 ]
@@ -73,6 +74,10 @@ forEachDatabase((target) => {
         const deposit = spec.paths["/accounts/{id}/deposits"].post
         assert.property(deposit.responses, "412")
         assert.property(deposit.responses, "422")
+        const feed = spec.paths["/events"].get
+        assert.property(feed.responses["200"].content, "text/event-stream")
+        assert.property(feed.responses, "400")
+        assert.includeMembers(feed.parameters.map((p: { name: string }) => p.name), ["category", "type", "after", "last-event-id"])
       }))
 
     it.effect("the docs UI is one self-contained page (no CDN)", () =>

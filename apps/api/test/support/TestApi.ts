@@ -18,13 +18,15 @@ import * as Server from "../../src/Server.ts"
 export const tokens = {
   alice: "alice-token-0123456789",
   reader: "reader-token-0123456789",
-  ops: "ops-token-0123456789abc"
+  ops: "ops-token-0123456789abc",
+  writer: "writer-token-0123456789"
 } as const
 
 export const testTokens = Tokens.layerTest([
   { name: "alice", token: tokens.alice, scopes: ["read", "write"] },
   { name: "reader", token: tokens.reader, scopes: ["read"] },
-  { name: "ops", token: tokens.ops, scopes: ["read", "write", "admin"] }
+  { name: "ops", token: tokens.ops, scopes: ["read", "write", "admin"] },
+  { name: "writer", token: tokens.writer, scopes: ["write"] }
 ])
 
 /** Quick polling: read models follow within tens of milliseconds. */
