@@ -1,0 +1,1 @@
+export * as Contract from "./Contract.ts"
