@@ -7,7 +7,7 @@
  * The mapping receives the stored event as recorded and decodes it itself, through the owning aggregate's
  * codec, so the contract is the one place that knows both shapes.
  */
-import type { RecordedEvent } from "@verity/eventstore"
+import { type RecordedEvent, StreamName } from "@verity/eventstore"
 import { Effect, Result, Schema } from "effect"
 
 /** An integration event on the wire: its contract type, that type's version and its JSON data. */
@@ -40,6 +40,11 @@ export type Tag<S extends EventsSchema> = S["Type"]["_tag"]
 export interface ContractOptions<S extends EventsSchema> {
   /** The stream category whose events this contract publishes. */
   readonly category: string
+  /**
+   * The stored event types `map` reads (the relay reads only these, filtered in SQL). Include the old
+   * names of renamed types while stored events still carry them; the erasure category names its own.
+   */
+  readonly storedTypes: ReadonlyArray<string>
   /** The integration events of the category: a tagged union. */
   readonly schema: S
   /** The published version of each integration event type. Bump it with every change of shape. */
@@ -49,16 +54,17 @@ export interface ContractOptions<S extends EventsSchema> {
 }
 
 export interface CategoryContract<S extends EventsSchema = EventsSchema> extends ContractOptions<S> {
-  /** Encodes one value of the schema to its wire form. */
-  readonly encodeResult: (value: S["Type"]) => Result.Result<IntegrationEvent, ContractError>
+  /**
+   * Encodes one value of the schema to its wire form. (A method, so that a contract of any schema is a
+   * `CategoryContract` of the erased one, as a relay's list of contracts needs.)
+   */
+  encodeResult(value: S["Type"]): Result.Result<IntegrationEvent, ContractError>
 }
-
-const CATEGORY = /^[a-z][a-zA-Z0-9]*$/
 
 const isJsonObject = (value: Schema.Json): value is Schema.JsonObject => typeof value === "object" && value !== null && !Array.isArray(value)
 
 export const make = <S extends EventsSchema>(options: ContractOptions<S>): CategoryContract<S> => {
-  if (!CATEGORY.test(options.category)) throw new Error(`invalid contract category ${options.category}`)
+  if (!StreamName.validCategory(options.category)) throw new Error(`invalid contract category ${options.category}`)
   const versions: Readonly<Record<string, number>> = options.versions
   for (const [type, version] of Object.entries(versions)) {
     if (!Number.isSafeInteger(version) || version < 1) {

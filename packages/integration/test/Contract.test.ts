@@ -9,6 +9,7 @@ const Events = Schema.Union([Opened, Closed])
 
 const account = Contract.make({
   category: "account",
+  storedTypes: ["Opened", "Noise", "Bad"],
   schema: Events,
   versions: { AccountOpened: 2, AccountClosed: 1 },
   map: (event) =>
