@@ -56,7 +56,7 @@ export const isTransient = (cause: Cause.Cause<unknown>): boolean =>
     if (reason._tag !== "Fail") return false
     const error: unknown = reason.error
     if (isSqlError(error)) return isRetryableSqlError(error)
-    if (hasTag(error, "ProjectionConflict")) return true
+    if (hasTag(error, "ProjectionConflict") || hasTag(error, "ProjectionUnavailable")) return true
     return hasTag(error, "StoreUnavailable") && typeof error === "object" && error !== null && "retryable" in error && error.retryable === true
   })
 

@@ -49,6 +49,16 @@ export class ProjectionConflict extends Schema.TaggedError<ProjectionConflict>()
   cause: Schema.optional(Schema.Defect())
 }) {}
 
+/**
+ * Something outside PostgreSQL that the handler needs is unreachable (a message broker a relay publishes
+ * to). Transient for the runner, like a retryable `StoreUnavailable`: the batch is rolled back and retried
+ * with backoff, the runner reports `stalled` with this message, and no stream is parked.
+ */
+export class ProjectionUnavailable extends Schema.TaggedError<ProjectionUnavailable>()("ProjectionUnavailable", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
+
 export interface Projection {
   /** Lower-case identifier: it names the PostgreSQL schemas of the projection. */
   readonly name: string
@@ -65,19 +75,29 @@ export interface Projection {
    * history (rebuild, verify) would act again. The runtime refuses both for such a projection.
    */
   readonly sideEffects?: boolean
+  /**
+   * Whether `apply` appends events (default: `sideEffects`). An appending checkpoint transaction is
+   * announced to the store first, so readers wait for it; a handler with side effects outside the store
+   * (a relay publishing to a broker) sets false, so that a slow broker holds no reader back.
+   */
+  readonly appends?: boolean
   /** Creates the tables (and indexes) of a generation in `context.schema`. */
   readonly migrate: (context: TablesContext) => Effect.Effect<void, SqlError, SqlClient>
   /**
    * Applies a batch in order. Runs inside the checkpoint transaction; must not commit or start its own.
    * The runtime's `EventStore` is in context too, so a process manager can issue commands from here: the
    * store's appends run on the same PgClient, hence in this transaction, and commit (or roll back) together
-   * with the checkpoint. A retryable `StoreUnavailable` and a `ProjectionConflict` are transient for the
-   * runner (the batch is retried).
+   * with the checkpoint. A retryable `StoreUnavailable`, a `ProjectionConflict` and a `ProjectionUnavailable`
+   * are transient for the runner (the batch is retried).
    */
   readonly apply: (
     events: ReadonlyArray<RecordedEvent>,
     context: TablesContext
-  ) => Effect.Effect<void, ProjectionFailure | ProjectionConflict | SqlError | StoreUnavailable, SqlClient | EventStore>
+  ) => Effect.Effect<
+    void,
+    ProjectionFailure | ProjectionConflict | ProjectionUnavailable | SqlError | StoreUnavailable,
+    SqlClient | EventStore
+  >
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,40}$/
@@ -97,7 +117,7 @@ export const make = (projection: Projection): Projection => {
 export const generationSchema = (name: string, generation: number) => `${name}_g${generation}`
 
 /**
- * The checkpoint transaction of `projection`. A process manager appends events inside it after other
+ * The checkpoint transaction of `projection`. A process manager (`appends`) appends events inside it after other
  * writes (parking rows, row locks), so its transaction announces itself as an event appender first
  * (`EventStore.transaction`): readers then wait for it rather than skip its events. A read model appends
  * nothing and stays a plain transaction, which never holds readers back.
@@ -105,4 +125,4 @@ export const generationSchema = (name: string, generation: number) => `${name}_g
 export const checkpointTransaction =
   (projection: Projection, store: EventStore["Service"], sql: SqlClient) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError | StoreUnavailable, R> =>
-    projection.sideEffects === true ? store.transaction(effect) : sql.withTransaction(effect)
+    (projection.appends ?? projection.sideEffects) === true ? store.transaction(effect) : sql.withTransaction(effect)
