@@ -1,8 +1,10 @@
 /**
  * The example domain's composition on the generic libraries: the ledger's aggregates bound to streams, its
- * read models and transfer process as projections, and the runtime that wires them from configuration.
+ * read models and transfer process as projections, its published contracts, and the runtime that wires
+ * them from configuration.
  */
 export * as LedgerRuntime from "./LedgerRuntime.ts"
+export * as LedgerContracts from "./integration/LedgerContracts.ts"
 export * as LedgerReadModels from "./ReadModels.ts"
 export * as LedgerStreams from "./Streams.ts"
 export * as LedgerTransferProcess from "./TransferProcess.ts"
