@@ -1,4 +1,5 @@
 export * as Contract from "./Contract.ts"
 export * as JetStreamSink from "./JetStreamSink.ts"
 export * as Relay from "./Relay.ts"
+export * as RelayConfig from "./RelayConfig.ts"
 export * as Sink from "./Sink.ts"

@@ -9,8 +9,13 @@
  *
  * `VERITY_RETIRED_GRACE` (a duration, default 30 seconds) is how long a rebuild's previous generation is
  * kept before the supervisors drop it; an option given by the caller wins.
+ *
+ * With `NATS_URL` set, the relay (`@verity/integration`, projection `relay`) runs among the projections and
+ * publishes the integration events of `contracts` to NATS JetStream (see `RelayConfig`); without it, no
+ * relay exists. No contracts: the relay reads nothing.
  */
 import { MasterKeys, PersonalData, PgEventStore } from "@verity/eventstore"
+import { type Contract, RelayConfig } from "@verity/integration"
 import { Database } from "@verity/postgres"
 import { type Projection, Projections } from "@verity/projections"
 import { Config, Effect, Layer, Option, Schema } from "effect"
@@ -21,6 +26,8 @@ import { personalFields } from "./Streams.ts"
 export interface LedgerRuntimeOptions {
   /** Read models to run (and to expose for status, rebuild and verify). */
   readonly projections: ReadonlyArray<Projection.Projection>
+  /** The published contracts the relay publishes when `NATS_URL` is set (default none). */
+  readonly contracts?: ReadonlyArray<Contract.CategoryContract>
   /** Run the projections in this process (default true). */
   readonly runProjections?: boolean
   readonly maxConnections?: number
@@ -60,13 +67,14 @@ export const layerWithoutDatabase = (options: LedgerRuntimeOptions) =>
   Layer.unwrap(Effect.gen(function*() {
     const keys = yield* masterKeys
     const grace = yield* Config.Duration("VERITY_RETIRED_GRACE").pipe(Config.option)
+    const relay = yield* RelayConfig.projection(options.contracts ?? [])
     const store = PersonalData.layer({ masterKeys: keys, fields: personalFields }).pipe(
       Layer.provide(PgEventStore.layer())
     )
     const projections = Projections.layer({
       ...(Option.isSome(grace) ? { retiredGrace: grace.value } : {}),
       ...options.projectionOptions,
-      projections: options.projections,
+      projections: Option.isSome(relay) ? [...options.projections, relay.value] : options.projections,
       run: options.runProjections ?? true
     })
     return projections.pipe(Layer.provideMerge(store))
