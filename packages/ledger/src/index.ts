@@ -3,8 +3,8 @@
  * read models and transfer process as projections, its published contracts, and the runtime that wires
  * them from configuration.
  */
-export * as LedgerRuntime from "./LedgerRuntime.ts"
 export * as LedgerContracts from "./integration/LedgerContracts.ts"
+export * as LedgerRuntime from "./LedgerRuntime.ts"
 export * as LedgerReadModels from "./ReadModels.ts"
 export * as LedgerStreams from "./Streams.ts"
 export * as LedgerTransferProcess from "./TransferProcess.ts"

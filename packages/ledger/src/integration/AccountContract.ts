@@ -87,10 +87,8 @@ const instant = (at: number) => DateTime.makeUnsafe(at)
 /** Every stored account event type: its published event, or `null` (not published, with the reason). */
 export const mapping: Mapping<Account.AccountEvent, AccountIntegrationEvent> = {
   AccountOpened: (e) => AccountOpened.make({ accountId: e.accountId, currency: e.currency, occurredAt: instant(e.at) }),
-  MoneyDeposited: (e) =>
-    MoneyDeposited.make({ accountId: e.accountId, amount: e.amount, currency: e.currency, occurredAt: instant(e.at) }),
-  MoneyWithdrawn: (e) =>
-    MoneyWithdrawn.make({ accountId: e.accountId, amount: e.amount, currency: e.currency, occurredAt: instant(e.at) }),
+  MoneyDeposited: (e) => MoneyDeposited.make({ accountId: e.accountId, amount: e.amount, currency: e.currency, occurredAt: instant(e.at) }),
+  MoneyWithdrawn: (e) => MoneyWithdrawn.make({ accountId: e.accountId, amount: e.amount, currency: e.currency, occurredAt: instant(e.at) }),
   OverdraftLimitSet: (e) => OverdraftLimitSet.make({ accountId: e.accountId, limit: e.limit, occurredAt: instant(e.at) }),
   // Holds nothing but the holder's personal data.
   HolderDetailsUpdated: null,

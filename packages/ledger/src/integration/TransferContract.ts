@@ -68,12 +68,10 @@ export const mapping: Mapping<Transfer.TransferEvent, TransferIntegrationEvent> 
     }),
   // Intermediate step: the source account publishes the debit itself.
   SourceAccountDebited: null,
-  SourceDebitRejected: (e) =>
-    TransferRejected.make({ transferId: e.transferId, step: "SourceDebit", reason: e.reason, occurredAt: instant(e.at) }),
+  SourceDebitRejected: (e) => TransferRejected.make({ transferId: e.transferId, step: "SourceDebit", reason: e.reason, occurredAt: instant(e.at) }),
   // Intermediate step: the target account publishes the credit itself.
   TargetAccountCredited: null,
-  TargetCreditRejected: (e) =>
-    TransferRejected.make({ transferId: e.transferId, step: "TargetCredit", reason: e.reason, occurredAt: instant(e.at) }),
+  TargetCreditRejected: (e) => TransferRejected.make({ transferId: e.transferId, step: "TargetCredit", reason: e.reason, occurredAt: instant(e.at) }),
   SourceAccountRefunded: (e) => TransferFailedAndRefunded.make({ transferId: e.transferId, occurredAt: instant(e.at) }),
   TransferCompleted: (e) => TransferCompleted.make({ transferId: e.transferId, occurredAt: instant(e.at) })
 }

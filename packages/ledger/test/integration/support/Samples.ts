@@ -4,7 +4,7 @@
  * records it, with the published types each must map to. Values are fixed, so their wire form is the one
  * the golden fixtures hold (contract/<category>/<Type>.v<N>.json).
  */
-import { Account, Ids, Money, Text, Timestamp, Transfer } from "@verity/domain"
+import { Account, Ids, Money, Text, Timestamp, type Transfer } from "@verity/domain"
 import { Checkpoint, EventId, type NewEvent, PersonalData, type RecordedEvent } from "@verity/eventstore"
 import { accountCodec, transferCodec } from "../../../src/Streams.ts"
 
