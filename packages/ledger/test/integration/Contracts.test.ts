@@ -6,14 +6,18 @@
  * retired types too) maps without error, and the contracts' `storedTypes` (what a relay reads) are exactly
  * the types that publish something.
  */
-import { assert, describe, it, layer } from "@effect/vitest"
+import { assert, describe, expectTypeOf, it, layer } from "@effect/vitest"
+import { Account, type Transfer } from "@verity/domain"
 import { EventStore, MemoryEventStore, type RecordedEvent, StreamName } from "@verity/eventstore"
 import { Contract } from "@verity/integration"
 import { Effect, Result } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as AccountContract from "../../src/integration/AccountContract.ts"
 import * as LedgerContracts from "../../src/integration/LedgerContracts.ts"
+import type { Mapping } from "../../src/integration/Mapping.ts"
+import type * as TransferContract from "../../src/integration/TransferContract.ts"
 import { expectedTypes, recorded, recordedSamples, secrets, writes } from "./support/Samples.ts"
 
 const categoryOf = (stream: string) => Result.getOrThrow(StreamName.parse(stream)).category
@@ -70,6 +74,15 @@ describe("LedgerContracts", () => {
       const contract = LedgerContracts.forCategory(categoryOf(stream))!
       assert.strictEqual(contract.storedTypes.includes(type), publishes.length > 0, `${contract.category} ${type}`)
     }
+  })
+
+  it("a mapping must decide every stored event type (checked by the type checker)", () => {
+    const { TransferDebitSettled: _, ...missingOne } = AccountContract.mapping
+    // @ts-expect-error TransferDebitSettled is neither mapped nor set to null: a new stored type fails the build
+    const incomplete: Mapping<Account.AccountEvent, AccountContract.AccountIntegrationEvent> = missingOne
+    assert.strictEqual(Object.keys(incomplete).length, Object.keys(Account.AccountEventVersions).length - 1)
+    expectTypeOf<keyof typeof TransferContract.mapping>().toEqualTypeOf<Transfer.TransferEvent["_tag"]>()
+    expectTypeOf<keyof typeof AccountContract.mapping>().toEqualTypeOf<Account.AccountEvent["_tag"]>()
   })
 
   it("all holds one contract per published category", () => {
