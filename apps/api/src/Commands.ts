@@ -1,11 +1,13 @@
 /**
- * Running a domain command from an HTTP request: the business time from the Clock, the request's event
- * metadata (correlation id, actor, idempotency key), `If-Match` as the expected version, and the mapping
+ * Running a domain command from an HTTP request through the ledger's command bus: the business time from
+ * the Clock, the request's event metadata (correlation id, actor, idempotency key), `If-Match` as the
+ * expected version, and the mapping
  * of every rejection and store failure to its problem. Failures the API can never cause (transfer steps,
  * which only the process manager sends) become defects on purpose: they would be bugs.
  */
 import { type Account, Timestamp, type Transfer } from "@verity/domain"
-import type { CommandHandler, InvalidStreamName, StoreUnavailable, StreamNotFound } from "@verity/eventstore"
+import type { CommandBus, CommandHandler, InvalidStreamName, StoreUnavailable, StreamNotFound } from "@verity/eventstore"
+import { LedgerCommandBus } from "@verity/ledger"
 import { Clock, Effect, Option } from "effect"
 import { HttpServerResponse, ProblemDetails } from "effect/http"
 import type { SqlError } from "effect/sql/SqlError"
@@ -212,23 +214,19 @@ const outcomeOf = (
 type AccountProblem = Exclude<ReturnType<typeof accountRejection>, undefined>
 type StoreProblem = Problems.ConcurrencyConflict | Problems.ServiceUnavailable | Problems.SubjectForgotten | Problems.NotFound
 
-/** Runs an account command for the current request. */
-export const runAccount = <C extends Account.AccountCommand>(
-  handler: Pick<
-    CommandHandler.CommandHandler<Account.AccountCommand, Account.AccountEvent, Account.AccountState, Account.AccountRejection>,
-    "handle"
-  >,
-  command: C,
-  expectedVersion: number | undefined,
-  maxAttempts?: number
-) =>
+/** The request's dispatch options, with `If-Match` and the conflict budget. */
+const requestOptions = (expectedVersion: number | undefined, maxAttempts: number | undefined) =>
+  Effect.map(Correlation.dispatchOptions, (options): CommandBus.UnkeyedOptions => ({
+    ...options,
+    ...(expectedVersion === undefined ? {} : { expectedVersion }),
+    ...(maxAttempts === undefined ? {} : { maxAttempts })
+  }))
+
+/** Runs an account command for the current request, through the ledger's command bus. */
+export const runAccount = (command: Account.AccountCommand, expectedVersion: number | undefined, maxAttempts?: number) =>
   Effect.gen(function*() {
-    const metadata = yield* Correlation.eventMetadata
-    return yield* handler.handle(command.accountId, command, {
-      metadata,
-      ...(expectedVersion === undefined ? {} : { expectedVersion }),
-      ...(maxAttempts === undefined ? {} : { maxAttempts })
-    }).pipe(
+    const options = yield* requestOptions(expectedVersion, maxAttempts)
+    return yield* LedgerCommandBus.dispatch(command, options).pipe(
       Effect.map(outcomeOf),
       Effect.catch((error): Effect.Effect<HttpServerResponse.HttpServerResponse, AccountProblem | StoreProblem> => {
         if (isStoreFailure(error)) return storeFailure(error, expectedVersion)
@@ -240,14 +238,11 @@ export const runAccount = <C extends Account.AccountCommand>(
 
 type TransferProblem = Exclude<ReturnType<typeof transferRejection>, undefined>
 
-/** Runs a transfer command for the current request. */
-export const runTransfer = (
-  handler: CommandHandler.CommandHandler<Transfer.TransferCommand, Transfer.TransferEvent, Transfer.TransferState, Transfer.TransferRejection>,
-  command: Transfer.TransferCommand
-) =>
+/** Runs a transfer command for the current request, through the ledger's command bus. */
+export const runTransfer = (command: Transfer.TransferCommand) =>
   Effect.gen(function*() {
-    const metadata = yield* Correlation.eventMetadata
-    return yield* handler.handle(command.transferId, command, { metadata }).pipe(
+    const options = yield* requestOptions(undefined, undefined)
+    return yield* LedgerCommandBus.dispatch(command, options).pipe(
       Effect.map(outcomeOf),
       Effect.catch((error): Effect.Effect<HttpServerResponse.HttpServerResponse, TransferProblem | StoreProblem> => {
         if (isStoreFailure(error)) return storeFailure(error, undefined)

@@ -154,6 +154,27 @@ export class PersonalDataError extends Schema.TaggedError<PersonalDataError>()("
   }
 }
 
+/** A command bus input that is not a valid command of any registered aggregate (`issue`: what is wrong). */
+export class InvalidCommand extends Schema.TaggedError<InvalidCommand>()("InvalidCommand", {
+  issue: Schema.String
+}) {
+  override get message() {
+    return `invalid command: ${this.issue}`
+  }
+}
+
+/**
+ * An idempotency key already recorded for a different command: the key is refused rather than answered
+ * with another command's result (a client reused a key, or two senders collided).
+ */
+export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReused>()("IdempotencyKeyReused", {
+  idempotencyKey: Schema.String
+}) {
+  override get message() {
+    return `idempotency key ${this.idempotencyKey} was already used for a different command`
+  }
+}
+
 export type AppendError =
   | WrongExpectedVersion
   | StreamTombstoned

@@ -72,8 +72,26 @@ const migrations = (schema: string): Record<string, Effect.Effect<void, SqlError
   }),
   "2_personal_data": personalData(schema),
   "3_stream_order": streamOrder(schema),
-  "4_guards": guards(schema)
+  "4_guards": guards(schema),
+  "5_command_results": commandResults(schema)
 })
+
+/**
+ * The command bus's idempotency records (postgres/PgCommandResults.ts): per key, a fingerprint of the
+ * command it was used for and the result recorded in the transaction of the command's append (null only
+ * inside that transaction, so never visible).
+ */
+const commandResults = (schema: string): Effect.Effect<void, SqlError, SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    yield* sql`
+      CREATE TABLE ${sql(`${schema}.command_results`)} (
+        idempotency_key text PRIMARY KEY,
+        fingerprint text NOT NULL,
+        result jsonb,
+        recorded_at timestamptz NOT NULL DEFAULT now()
+      )`
+  })
 
 /**
  * The order key of a stream's latest append (`streams.last_transaction_id`): a new append's events take the

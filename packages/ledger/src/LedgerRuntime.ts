@@ -1,7 +1,7 @@
 /**
  * The ledger's runtime, as one layer for the applications (API, replayer): the database (configured or
- * embedded), the event store with crypto-shredding of the account holders' personal data, and the
- * projection runtime with the ledger's read models.
+ * embedded), the event store with crypto-shredding of the account holders' personal data (and the command
+ * bus's idempotency records), and the projection runtime with the ledger's read models.
  *
  * Master keys come from `VERITY_MASTER_KEYS` / `VERITY_MASTER_KEYS_FILE`. On the embedded database only,
  * and only when neither is set, a development key is generated once and kept in `VERITY_DATA_DIR`'s
@@ -14,7 +14,7 @@
  * publishes the integration events of `contracts` to NATS JetStream (see `RelayConfig`); without it, no
  * relay exists. No contracts: the relay reads nothing.
  */
-import { MasterKeys, PersonalData, PgEventStore } from "@verity/eventstore"
+import { MasterKeys, PersonalData, PgCommandResults, PgEventStore } from "@verity/eventstore"
 import { type Contract, RelayConfig } from "@verity/integration"
 import { Database } from "@verity/postgres"
 import { type Projection, Projections } from "@verity/projections"
@@ -69,7 +69,9 @@ export const layerWithoutDatabase = (options: LedgerRuntimeOptions) =>
     const grace = yield* Config.Duration("VERITY_RETIRED_GRACE").pipe(Config.option)
     const relay = yield* RelayConfig.projection(options.contracts ?? [])
     const store = PersonalData.layer({ masterKeys: keys, fields: personalFields }).pipe(
-      Layer.provide(PgEventStore.layer())
+      Layer.provide(PgEventStore.layer()),
+      // The command bus's idempotency records, in the store's schema (created by its migrations).
+      Layer.merge(PgCommandResults.layer())
     )
     const projections = Projections.layer({
       ...(Option.isSome(grace) ? { retiredGrace: grace.value } : {}),

@@ -2,7 +2,7 @@
  * The transfer process manager: drives every transfer saga to its end (completed, or failed with
  * nothing moved or with the debit refunded). It runs in the projection runtime like a read model
  * (subscribed to category `transfer`, one active runner across processes, checkpoint, parking), but its
- * `apply` issues commands through the ledger's command handlers instead of writing tables.
+ * `apply` issues commands through the ledger's command bus instead of writing tables.
  *
  * For each transfer event it loads the transfer's CURRENT state and performs the one step that state
  * calls for (`transfers/Steps.ts`): the account command, then the transfer command recording the
@@ -39,15 +39,17 @@
  * every step is idempotent and conflicts roll back, but pointless). `verify` finds nothing to compare and
  * `apply` does nothing outside the projection's own generations (see `isGenerationContext`).
  *
- * Metadata of every command: `correlationId` from the triggering event (or that event's id when it has
- * none), `causationId` = the triggering event's id, `actor` = "transfer-process". Time (`at`) comes from
+ * Metadata of every command (filled by the bus, `CommandBus.causedBy`): `correlationId` from the triggering
+ * event (or that event's id when it has none), `causationId` = the triggering event's id,
+ * `actor` = "transfer-process". Time (`at`) comes from
  * `Clock`; ids come from the transfer.
  */
 import { Account, Ids, Timestamp, Transfer } from "@verity/domain"
-import { type EventMetadata, type RecordedEvent, StoreUnavailable } from "@verity/eventstore"
+import { CommandBus, type RecordedEvent, StoreUnavailable } from "@verity/eventstore"
 import { Projection } from "@verity/projections"
 import { Clock, Effect, Schema } from "effect"
-import { Accounts, TRANSFER_CATEGORY, transferCodec, Transfers } from "./Streams.ts"
+import * as LedgerCommandBus from "./LedgerCommandBus.ts"
+import { TRANSFER_CATEGORY, transferCodec, Transfers } from "./Streams.ts"
 import { nextStep, reasonOf, type Step } from "./transfers/Steps.ts"
 
 export const NAME = "transfer_process"
@@ -81,13 +83,10 @@ const failure = (what: string) => (error: TaggedFailure): Failure => {
   }
 }
 
-/** The metadata of every command caused by `event`. */
-export const metadataFor = (event: RecordedEvent): EventMetadata => ({
-  correlationId: typeof event.metadata.correlationId === "string" && event.metadata.correlationId !== ""
-    ? event.metadata.correlationId
-    : event.eventId,
-  causationId: event.eventId,
-  actor: ACTOR
+/** How every command caused by `event` is dispatched: its correlation and causation, and the process as actor. */
+export const dispatchOptionsFor = (event: RecordedEvent): CommandBus.UnkeyedOptions => ({
+  ...CommandBus.causedBy(event),
+  metadata: { actor: ACTOR }
 })
 
 /**
@@ -113,8 +112,8 @@ const transferOf = (event: RecordedEvent) =>
   })
 
 /** Sends the step's account command; the recorded answer: the accepted or the rejected transfer command. */
-const sendAccountCommand = (step: Step, metadata: EventMetadata) =>
-  Accounts.handle(step.command.accountId, step.command, { metadata }).pipe(
+const sendAccountCommand = (step: Step, options: CommandBus.UnkeyedOptions) =>
+  LedgerCommandBus.dispatch(step.command, options).pipe(
     Effect.as(step.accepted),
     Effect.catch((error): Effect.Effect<Transfer.TransferCommand, Failure> => {
       // The account's answer, not an error. A tombstoned account can never be written again: it answers
@@ -142,9 +141,9 @@ export const handleEvent = Effect.fn("TransferProcess.handleEvent")(function*(ev
   const step = nextStep(state, at)
   if (step === undefined) return
   yield* Effect.annotateCurrentSpan({ transferId, step: step.name })
-  const metadata = metadataFor(event)
-  const record = yield* sendAccountCommand(step, metadata)
-  yield* Transfers.handle(transferId, record, { metadata }).pipe(
+  const options = dispatchOptionsFor(event)
+  const record = yield* sendAccountCommand(step, options)
+  yield* LedgerCommandBus.dispatch(record, options).pipe(
     Effect.mapError(failure(`${record._tag} on transfer ${transferId}`))
   )
   yield* Effect.logDebug("transfer step", { transferId, step: step.name, recorded: record._tag })

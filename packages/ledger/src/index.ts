@@ -4,6 +4,7 @@
  * them from configuration.
  */
 export * as LedgerContracts from "./integration/LedgerContracts.ts"
+export * as LedgerCommandBus from "./LedgerCommandBus.ts"
 export * as LedgerRuntime from "./LedgerRuntime.ts"
 export * as LedgerReadModels from "./ReadModels.ts"
 export * as LedgerStreams from "./Streams.ts"

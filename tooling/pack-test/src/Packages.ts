@@ -69,14 +69,15 @@ export const installedVersion = async (name: string): Promise<string> => {
 /**
  * Writes `package.json` into `dir` and runs `npm install` there (the npm registry for the peers). A request
  * to the registry that stalls is given up after 30 s and retried (npm's default waits five minutes), and npm
- * does not look for a newer npm meanwhile.
+ * does not look for a newer npm meanwhile. npm logs its requests; the slow ones (over 2 s) are returned so
+ * the test can print what a slow install waited for.
  */
-export const npmInstall = async (dir: string, dependencies: Readonly<Record<string, string>>): Promise<void> => {
+export const npmInstall = async (dir: string, dependencies: Readonly<Record<string, string>>): Promise<ReadonlyArray<string>> => {
   await Fs.writeFile(
     Path.join(dir, "package.json"),
     JSON.stringify({ name: "verity-consumer", private: true, type: "module", dependencies }, null, 2)
   )
-  await run("npm", [
+  const { stderr } = await run("npm", [
     "install",
     "--no-audit",
     "--no-fund",
@@ -84,11 +85,15 @@ export const npmInstall = async (dir: string, dependencies: Readonly<Record<stri
     "--prefer-offline",
     "--fetch-timeout=30000",
     "--fetch-retries=4",
-    "--loglevel=error"
+    "--loglevel=http"
   ], {
     cwd: dir,
     env: process.env,
-    maxBuffer: 16 * 1024 * 1024
+    maxBuffer: 64 * 1024 * 1024
+  })
+  return stderr.split("\n").filter((line) => {
+    const took = /\s(\d+)ms\b/.exec(line)
+    return took !== null && Number(took[1]) > 2_000
   })
 }
 

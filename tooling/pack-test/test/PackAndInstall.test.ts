@@ -36,7 +36,8 @@ beforeAll(async () => {
     }
   })
   for (const peer of ["effect", "@effect/sql-pg"]) dependencies[peer] = await installedVersion(peer)
-  await timed("npm install", () => npmInstall(project, dependencies))
+  const slow = await timed("npm install", () => npmInstall(project, dependencies))
+  for (const line of slow) console.log(`pack-test: slow npm request: ${line}`)
   for (const file of ["main.mjs", "check.ts", "tsconfig.json"]) {
     await Fs.copyFile(Path.join(import.meta.dirname, "..", "fixture", file), Path.join(project, file))
   }

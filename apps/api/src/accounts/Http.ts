@@ -1,5 +1,5 @@
 /**
- * Handlers of the accounts group. Commands go through the ledger's command handler (queued and batched
+ * Handlers of the accounts group. Commands go through the ledger's command bus to the account command handler (queued and batched
  * per account, decided in order, appended together, conflicts with other processes retried within a budget); queries read the account summary read model, the stream itself (history)
  * or a fold of the stream up to a version or instant (time travel). No response of a command carries
  * personal data: recorded idempotent responses must stay free of it after a holder is forgotten.
@@ -91,8 +91,6 @@ export const AccountsHttp = HttpApiBuilder.group(
     const store = yield* EventStore
     const projections = yield* Projections.Projections
     const currencies = makeCurrencies(100_000)
-    // The handler queues and batches commands per account and caches committed states (LedgerStreams).
-    const commands = Accounts
     // Handlers run per request: give them the store captured here.
     const withStore = Effect.provideService(EventStore, store)
 
@@ -109,7 +107,7 @@ export const AccountsHttp = HttpApiBuilder.group(
         if (currency === undefined) return yield* Problems.notFound("account", accountId)
         const at = yield* Commands.now
         const command = { _tag: tag, accountId, amount: payload.amount, currency, at } as Account.Deposit | Account.Withdraw
-        return respond(accountId)(yield* Commands.runAccount(commands, command, expectedVersion, config.conflictAttempts))
+        return respond(accountId)(yield* Commands.runAccount(command, expectedVersion, config.conflictAttempts))
       }).pipe(withStore)
 
     const simple = (
@@ -120,7 +118,7 @@ export const AccountsHttp = HttpApiBuilder.group(
       Effect.gen(function*() {
         const expectedVersion = yield* Commands.parseIfMatch(ifMatch)
         const command = make(yield* Commands.now)
-        return respond(accountId)(yield* Commands.runAccount(commands, command, expectedVersion, config.conflictAttempts))
+        return respond(accountId)(yield* Commands.runAccount(command, expectedVersion, config.conflictAttempts))
       }).pipe(withStore)
 
     return handlers.handleAll({
@@ -129,7 +127,6 @@ export const AccountsHttp = HttpApiBuilder.group(
           const accountId = Account.OpenAccount.fields.accountId.make(crypto.randomUUID())
           const at = yield* Commands.now
           const outcome = yield* Commands.runAccount(
-            commands,
             { _tag: "OpenAccount", accountId, ...payload, at },
             undefined,
             config.conflictAttempts

@@ -51,7 +51,7 @@ export const TransfersHttp = HttpApiBuilder.group(
             }
           }
           const transferId = Transfer.RequestTransfer.fields.transferId.make(crypto.randomUUID())
-          const outcome = yield* Commands.runTransfer(LedgerStreams.Transfers, {
+          const outcome = yield* Commands.runTransfer({
             _tag: "RequestTransfer",
             transferId,
             fromAccountId: payload.fromAccountId,
