@@ -108,7 +108,12 @@ export const make = (options: JetStreamSinkOptions): Effect.Effect<Sink, never, 
       return connected
     }))
 
-    yield* Effect.addFinalizer(() => connected === undefined ? Effect.void : Effect.promise(() => connected!.nc.close().catch(() => undefined)))
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        const open = connected
+        return open === undefined ? Effect.void : Effect.promise(() => open.nc.close().catch(() => undefined))
+      })
+    )
 
     const send = (js: JetStreamClient, messages: ReadonlyArray<OutboundMessage>) =>
       Effect.callback<void, SinkError>((resume) => {

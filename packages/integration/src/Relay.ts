@@ -29,8 +29,6 @@ export interface RelayOptions {
   readonly contracts: ReadonlyArray<Contract.CategoryContract>
   readonly sink: Sink
   readonly description?: string
-  /** Bump to publish the whole history again from the start (a new generation reads from the beginning). */
-  readonly version?: number
 }
 
 /** Header names a relay sets on every message (a sink adds its own, e.g. `Nats-Msg-Id`). */
@@ -117,7 +115,9 @@ export const projection = (options: RelayOptions): Projection.Projection => {
   if (byCategory.size !== options.contracts.length) throw new Error(`relay ${options.name}: two contracts share a category`)
   return Projection.make({
     name: options.name,
-    version: options.version ?? 1,
+    // Never bumped: a new generation would publish the history again beside the running one. A contract
+    // added later publishes from the relay's checkpoint on; a relay of another name starts from the beginning.
+    version: 1,
     description: options.description ?? `relay of ${[...byCategory.keys()].join(", ") || "no category"} to the broker`,
     categories: [...byCategory.keys()],
     eventTypes: [...new Set(options.contracts.flatMap((c) => c.storedTypes))],

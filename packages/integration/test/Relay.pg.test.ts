@@ -8,42 +8,11 @@
 import { assert, layer } from "@effect/vitest"
 import { Checkpoint, EventStore, PgEventStore } from "@verity/eventstore"
 import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
-import { Context, type Duration, Effect, Exit, Layer, Schema, Scope } from "effect"
-import { Contract, JetStreamSink, Relay, Sink } from "../src/index.ts"
-import { countMessages, deleteStream, ownServer, readStream, SHARED_NATS, type StoredMessage, unique } from "./Nats.ts"
-
-const ParcelSent = Schema.TaggedStruct("ParcelSent", { parcel: Schema.String, n: Schema.Number })
-const SentData = Schema.Struct({ n: Schema.Number })
-
-/** A contract of its own per test: `Sent` maps to one ParcelSent, `Noise` to none, `Poison` fails. */
-const contractFor = (category: string) =>
-  Contract.make({
-    category,
-    storedTypes: ["Sent", "Noise", "Poison"],
-    schema: Schema.Union([ParcelSent]),
-    versions: { ParcelSent: 3 },
-    map: (event) => {
-      const fail = (detail: string) => new Contract.ContractError({ reason: "UndecodableEvent", category, detail })
-      if (event.type === "Noise") return Effect.succeed([])
-      if (event.type === "Poison") return Effect.fail(fail(`poison at ${event.streamId}@${event.version}`))
-      return Schema.decodeUnknownEffect(SentData)(event.data).pipe(
-        Effect.map(({ n }) => [ParcelSent.make({ parcel: event.streamId, n })]),
-        Effect.mapError((e) => fail(e.message))
-      )
-    }
-  })
-
-const sent = (n: number, from = 0) =>
-  Array.from({ length: n }, (_, i) => ({
-    eventId: crypto.randomUUID(),
-    type: "Sent",
-    data: { n: from + i },
-    metadata: {
-      correlationId: "corr-1",
-      causationId: "cause-1",
-      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    }
-  }))
+import { Context, type Duration, Effect, Exit, Layer, Scope } from "effect"
+import { JetStreamSink, Relay, Sink } from "../src/index.ts"
+import { countMessages, deleteStream, ownServer, readStream, SHARED_NATS, unique } from "./Nats.ts"
+import { assertStreamOrder, idsOf, storedOrder, waitForCount } from "./support/Checks.ts"
+import { contractFor, sent } from "./support/Parcels.ts"
 
 interface Fixture {
   readonly id: string
@@ -95,30 +64,6 @@ const startRelay = (
 
 const jetStreamSink = (f: Fixture, servers: string, scope: Scope.Scope, ackTimeout: Duration.Input = "2 seconds") =>
   JetStreamSink.make({ servers, stream: f.stream, prefix: f.prefix, ackTimeout }).pipe(Scope.provide(scope))
-
-/** The event ids the store holds for the category's published type, in the global (commit-safe) order. */
-const storedOrder = (category: string) =>
-  Effect.gen(function*() {
-    const store = yield* EventStore
-    const page = yield* store.readAll({ from: Checkpoint.start, limit: 100_000, categories: [category], types: ["Sent"] })
-    return page.events.map((e) => e.eventId)
-  })
-
-const idsOf = (messages: ReadonlyArray<StoredMessage>) => messages.map((m) => m.headers["Nats-Msg-Id"])
-
-/** Per stream, versions strictly increasing in JetStream order. */
-const assertStreamOrder = (messages: ReadonlyArray<StoredMessage>) => {
-  const last = new Map<string, number>()
-  for (const m of messages) {
-    const stream = m.headers[Relay.Headers.stream]!
-    const version = Number(m.headers[Relay.Headers.streamVersion])
-    assert.isAbove(version, last.get(stream) ?? 0, `${stream} out of order at seq ${m.seq}`)
-    last.set(stream, version)
-  }
-}
-
-const waitForCount = (servers: string, stream: string, n: number, timeout: Duration.Input = "60 seconds") =>
-  eventually(`${n} messages in ${stream}`, countMessages(servers, stream), (count) => count >= n, { timeout, interval: "50 millis" })
 
 forEachDatabase((target) => {
   layer(
