@@ -1,7 +1,9 @@
 /**
  * The example domain's composition on the generic libraries: the ledger's aggregates bound to streams, its
- * read models and transfer process as projections, and the runtime that wires them from configuration.
+ * read models and transfer process as projections, its published contracts, and the runtime that wires
+ * them from configuration.
  */
+export * as LedgerContracts from "./integration/LedgerContracts.ts"
 export * as LedgerCommandBus from "./LedgerCommandBus.ts"
 export * as LedgerRuntime from "./LedgerRuntime.ts"
 export * as LedgerReadModels from "./ReadModels.ts"
