@@ -18,8 +18,7 @@ import type { Sink } from "./Sink.ts"
 /** The relay's projection name in a configured application. */
 export const NAME = "relay"
 
-const url = (name: string) =>
-  Config.String(name).pipe(Config.option, Config.map(Option.filter((value) => value.trim() !== "")))
+const url = (name: string) => Config.String(name).pipe(Config.option, Config.map(Option.filter((value) => value.trim() !== "")))
 
 /**
  * The configured relay as a projection, or none when neither `NATS_URL` nor `AMQP_URL` is set. The sink

@@ -46,8 +46,7 @@ export const bindQueue = (url: string, exchange: string, queue: string, prefix: 
       }).pipe(Effect.ignore)
   )
 
-export const countMessages = (url: string, queue: string) =>
-  withChannel(url, async (channel) => (await channel.checkQueue(queue)).messageCount)
+export const countMessages = (url: string, queue: string) => withChannel(url, async (channel) => (await channel.checkQueue(queue)).messageCount)
 
 export const waitForCount = (url: string, queue: string, n: number, timeout: Duration.Input = "60 seconds") =>
   eventually(`${n} messages in ${queue}`, countMessages(url, queue), (count) => count >= n, { timeout, interval: "50 millis" })
@@ -82,13 +81,17 @@ const run = promisify(ChildProcess.execFile)
 const ctl = (...args: ReadonlyArray<string>) => Effect.promise(() => run("rabbitmqctl", ["-q", ...args]))
 
 /** A virtual host of the test's own (guest may use it), deleted with the scope; `url` connects to it. */
-export const ownVhost = (name: string): Effect.Effect<{
-  readonly url: string
-  /** Refuses guest on the vhost and closes its connections on the broker's side; gives how many it closed. */
-  readonly cut: Effect.Effect<number>
-  /** Lets guest in again. */
-  readonly restore: Effect.Effect<void>
-}, never, Scope.Scope> =>
+export const ownVhost = (name: string): Effect.Effect<
+  {
+    readonly url: string
+    /** Refuses guest on the vhost and closes its connections on the broker's side; gives how many it closed. */
+    readonly cut: Effect.Effect<number>
+    /** Lets guest in again. */
+    readonly restore: Effect.Effect<void>
+  },
+  never,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const allow = ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*").pipe(Effect.asVoid)
     yield* Effect.acquireRelease(ctl("add_vhost", name).pipe(Effect.andThen(allow)), () => ctl("delete_vhost", name))
