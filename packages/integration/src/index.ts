@@ -1,5 +1,7 @@
 export * as AmqpSink from "./AmqpSink.ts"
 export * as Contract from "./Contract.ts"
+export * as Inbox from "./Inbox.ts"
+export * as InboxMessage from "./InboxMessage.ts"
 export * as JetStreamSink from "./JetStreamSink.ts"
 export * as Relay from "./Relay.ts"
 export * as RelayConfig from "./RelayConfig.ts"
