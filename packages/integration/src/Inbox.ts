@@ -255,6 +255,7 @@ export const make = <E, R>(options: InboxOptions<E, R>): Effect.Effect<InboxServ
           const m = fromHeld(stream, row)
           if (index === 0 && skipBy !== undefined) {
             yield* store.deadLetter(name, stream, row, head.error, skipBy)
+            yield* store.recordSkipped(name, stream, row)
             skipped++
           } else if (!(yield* store.isHandled(name, m.id))) {
             // One try per release: the operator asked for exactly one more; a savepoint keeps the rest.

@@ -1,8 +1,8 @@
 /**
  * The inbox's side of NATS JetStream: a durable pull consumer with explicit acks (created on first use,
- * its ack wait and filter brought up to date on later starts), consumed through one connection per
- * session, and the consumer's info (pending messages) for the inbox's status. A session's connection is
- * closed with its scope; unacknowledged messages are redelivered by the broker after the ack wait.
+ * its ack wait and filter brought up to date on later starts, recreated at its ack floor when a previous
+ * session left messages unacknowledged), consumed through one connection per session, and the consumer's
+ * info (pending messages) for the inbox's status. A session's connection is closed with its scope.
  */
 import {
   AckPolicy,
@@ -24,8 +24,11 @@ export interface BrokerOptions {
   readonly servers: string | ReadonlyArray<string>
   /** The JetStream stream to consume (the relay's). */
   readonly stream: string
-  /** Subjects to consume, e.g. `["verity.account.>"]` (default: the whole stream). */
-  readonly filterSubjects?: ReadonlyArray<string>
+  /**
+   * The subject to consume, e.g. `verity.account.>` (default: the whole stream). One subject: several
+   * (`filter_subjects`) need nats-server 2.10; consume `verity.>` and ignore the rest in the handler.
+   */
+  readonly filterSubject?: string
   readonly ackWait?: Duration.Input
   /** How many messages the client fetches ahead of the one being handled (default 64). */
   readonly maxMessages?: number
@@ -52,25 +55,42 @@ const connection = (options: BrokerOptions, suffix: string) =>
     (nc: NatsConnection) => Effect.promise(() => nc.close().catch(() => undefined))
   )
 
-/** Creates the durable consumer, or updates the settings a restart may change. */
+/**
+ * Creates the durable consumer, or updates the settings a restart may change. Messages a previous session
+ * fetched ahead and never acknowledged would be redelivered only after the ack wait, behind newer ones:
+ * to keep the order, such a consumer is recreated at its ack floor, so everything after it comes again in
+ * order (the handled ones are found in the de-duplication record). This is why one inbox name must have
+ * one active process.
+ */
 const ensureConsumer = (nc: NatsConnection, options: BrokerOptions) =>
   Effect.tryPromise({
     try: async () => {
       const jsm = await jetstreamManager(nc)
       const ackWait = nanos(Duration.toMillis(Duration.fromInputUnsafe(options.ackWait ?? "30 seconds")))
-      const filter = options.filterSubjects === undefined ? {} : { filter_subjects: [...options.filterSubjects] }
-      try {
-        await jsm.consumers.info(options.stream, options.name)
-        await jsm.consumers.update(options.stream, options.name, { ack_wait: ackWait, ...filter })
-      } catch (error) {
-        if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error
-        await jsm.consumers.add(options.stream, {
+      const filter = options.filterSubject === undefined ? {} : { filter_subject: options.filterSubject }
+      const create = (startSeq: number | undefined) =>
+        jsm.consumers.add(options.stream, {
           durable_name: options.name,
           ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
           ack_wait: ackWait,
-          ...filter
+          ...filter,
+          ...(startSeq === undefined
+            ? { deliver_policy: DeliverPolicy.All }
+            : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq })
         })
+      let info: ConsumerInfo
+      try {
+        info = await jsm.consumers.info(options.stream, options.name)
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error
+        await create(undefined)
+        return
+      }
+      if (info.num_ack_pending > 0) {
+        await jsm.consumers.delete(options.stream, options.name)
+        await create(info.ack_floor.stream_seq + 1)
+      } else {
+        await jsm.consumers.update(options.stream, options.name, { ack_wait: ackWait, ...filter })
       }
     },
     catch: wrap(options.name, "ensure consumer", "Broker")
@@ -93,7 +113,8 @@ export const session = (options: BrokerOptions): Effect.Effect<Effect.Effect<JsM
         try: () => consumer.consume({ max_messages: options.maxMessages ?? 64 }),
         catch: wrap(options.name, "consume", "Broker")
       }),
-      (m) => Effect.promise(() => m.close().then(() => undefined, () => undefined))
+      // `stop`, not `close`: `close` waits until the messages fetched ahead were iterated.
+      (m) => Effect.sync(() => m.stop())
     )
     const iterator = messages[Symbol.asyncIterator]()
     return Effect.tryPromise({

@@ -96,6 +96,12 @@ export const make = (pg: PgClient.PgClient) => {
       VALUES (${consumer}, ${stream}, ${row.seq}, ${row.message_id}, ${row.subject}, ${pg.json(row.headers)}, ${row.payload},
         ${error}, ${by})`.pipe(Effect.asVoid)
 
+  /** A skipped message counts as dealt with: a redelivery of it is acknowledged, not handled. */
+  const recordSkipped = (consumer: string, stream: string, row: HeldRow) =>
+    sql`
+      INSERT INTO ${t("handled")} (consumer, message_id, stream_id, seq) VALUES (${consumer}, ${row.message_id}, ${stream}, ${row.seq})
+      ON CONFLICT DO NOTHING`.pipe(Effect.asVoid)
+
   const unpark = (consumer: string, stream: string) =>
     sql`DELETE FROM ${t("parked_streams")} WHERE consumer = ${consumer} AND stream_id = ${stream}`.pipe(Effect.asVoid)
 
@@ -117,7 +123,7 @@ export const make = (pg: PgClient.PgClient) => {
     sql<{ readonly stream_id: string; readonly message_id: string; readonly error: string; readonly skipped_by: string }>`
       SELECT stream_id, message_id, error, skipped_by FROM ${t("dead_letters")} WHERE consumer = ${consumer} ORDER BY id`
 
-  return { isHandled, lockParked, hold, record, park, held, release, deadLetter, unpark, list, progress, deadLetters }
+  return { isHandled, lockParked, hold, record, park, held, release, deadLetter, recordSkipped, unpark, list, progress, deadLetters }
 }
 
 export type InboxStore = ReturnType<typeof make>
