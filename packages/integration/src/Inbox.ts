@@ -12,8 +12,8 @@
  * message is tried again with backoff (status `stalled`), its ack deadline extended, nothing parked.
  */
 import { PgClient } from "@effect/sql-pg"
-import { isRetryableSqlError } from "@verity/eventstore"
 import type { JsMsg } from "@nats-io/jetstream"
+import { isRetryableSqlError } from "@verity/eventstore"
 import { type Cause, Context, Duration, Effect, Exit, Layer, Option, type Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { isSqlError } from "effect/sql/SqlError"
@@ -90,8 +90,6 @@ export interface InboxService {
 
 export class Inbox extends Context.Service<Inbox, InboxService>()("@verity/integration/Inbox") {}
 
-type Outcome = "handled" | "duplicate" | "held"
-
 /** An outage: trying the same message again later can succeed without anything changing. */
 const isTransient = (cause: Cause.Cause<unknown>): boolean =>
   cause.reasons.some((r) => r._tag === "Fail" && isSqlError(r.error) && isRetryableSqlError(r.error))
@@ -104,8 +102,11 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   return String(value)
 }
 
-const fromHeld = (stream: string, row: InboxStore.HeldRow) =>
-  ({ ...InboxMessage.make(row.subject, Number(row.seq), row.headers, row.payload), id: row.message_id, stream })
+const fromHeld = (stream: string, row: InboxStore.HeldRow) => ({
+  ...InboxMessage.make(row.subject, Number(row.seq), row.headers, row.payload),
+  id: row.message_id,
+  stream
+})
 
 /**
  * Starts an inbox in the scope: migrates `verity_inbox`, then consumes in a background fiber (restarting
@@ -125,20 +126,19 @@ export const make = <E, R>(options: InboxOptions<E, R>): Effect.Effect<InboxServ
     let state: InboxStatus["state"] = "starting"
     let lastError: string | undefined
 
-    const handle = (m: InboxMessage.InboxMessage) =>
-      options.handler(m).pipe(Effect.provideService(SqlClient, pg), Effect.provide(context))
+    const handle = (m: InboxMessage.InboxMessage) => options.handler(m).pipe(Effect.provideService(SqlClient, pg), Effect.provide(context))
 
     /** One try: skip a handled message, hold one of a parked stream, or handle it; all in one transaction. */
     const tryOnce = (m: InboxMessage.InboxMessage) =>
       pg.withTransaction(Effect.gen(function*() {
-        if (yield* store.isHandled(name, m.id)) return "duplicate" as Outcome
+        if (yield* store.isHandled(name, m.id)) return "duplicate"
         if ((yield* store.lockParked(name, m.stream)) !== undefined) {
           yield* store.hold(name, m)
-          return "held" as Outcome
+          return "held"
         }
         yield* handle(m)
         yield* store.record(name, m)
-        return "handled" as Outcome
+        return "handled"
       }))
 
     const parkAt = (m: InboxMessage.InboxMessage, error: string) =>
@@ -201,7 +201,10 @@ export const make = <E, R>(options: InboxOptions<E, R>): Effect.Effect<InboxServ
         Effect.sync(() => {
           state = "stalled"
           lastError = error.message
-        }).pipe(Effect.andThen(Effect.logWarning("inbox session ended", { inbox: name, error: error.message })), Effect.andThen(Effect.sleep("500 millis")))
+        }).pipe(
+          Effect.andThen(Effect.logWarning("inbox session ended", { inbox: name, error: error.message })),
+          Effect.andThen(Effect.sleep("500 millis"))
+        )
       ),
       Effect.forever,
       Effect.forkScoped

@@ -8,9 +8,9 @@ import {
   AckPolicy,
   type ConsumerInfo,
   DeliverPolicy,
+  jetstream,
   JetStreamApiCodes,
   JetStreamApiError,
-  jetstream,
   jetstreamManager,
   type JsMsg
 } from "@nats-io/jetstream"
@@ -39,7 +39,7 @@ const serverList = (servers: string | ReadonlyArray<string>) => typeof servers =
 const headersOf = (msg: JsMsg): Record<string, string> => {
   const out: Record<string, string> = {}
   const h = msg.headers
-  if (h !== undefined) for (const key of h.keys()) out[key] = h.get(key)
+  if (h !== undefined) { for (const key of h.keys()) out[key] = h.get(key) }
   return out
 }
 
@@ -49,7 +49,13 @@ export const toMessage = (msg: JsMsg): InboxMessage.InboxMessage => InboxMessage
 const connection = (options: BrokerOptions, suffix: string) =>
   Effect.acquireRelease(
     Effect.tryPromise({
-      try: () => connect({ servers: serverList(options.servers), name: `verity-inbox-${options.name}${suffix}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 }),
+      try: () =>
+        connect({
+          servers: serverList(options.servers),
+          name: `verity-inbox-${options.name}${suffix}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250
+        }),
       catch: wrap(options.name, "connect", "Broker")
     }),
     (nc: NatsConnection) => Effect.promise(() => nc.close().catch(() => undefined))

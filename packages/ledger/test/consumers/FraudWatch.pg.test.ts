@@ -67,7 +67,11 @@ forEachDatabase((target) => {
           command.withdraw(suspect, 30_000, "EUR", t0 + 5 * minute)
         ])
         // 10 account events published; the inbox handled them all and nothing waits.
-        const status = yield* eventually("fraud_watch handled every published account event", inbox.status, (s) => s.handled === 10 && s.pending === 0)
+        const status = yield* eventually(
+          "fraud_watch handled every published account event",
+          inbox.status,
+          (s) => s.handled === 10 && s.pending === 0
+        )
         assert.strictEqual(status.parkedStreams, 0)
         assert.strictEqual(status.lastStream, `account-${suspect}`)
         const flags = yield* FraudWatch.flags

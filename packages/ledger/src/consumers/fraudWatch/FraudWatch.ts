@@ -81,7 +81,10 @@ export interface FraudWatchOptions extends Omit<Inbox.InboxOptions<unknown, neve
 export const make = (options: FraudWatchOptions): Effect.Effect<Inbox.InboxService, Inbox.InboxError, PgClient.PgClient | Scope.Scope> =>
   Effect.gen(function*() {
     const pg = yield* PgClient.PgClient
-    yield* migrate.pipe(Effect.provideService(SqlClient, pg), Effect.mapError((e) => new Inbox.InboxError({ reason: "Database", inbox: NAME, operation: "migrate", detail: e.message, cause: e })))
+    yield* migrate.pipe(
+      Effect.provideService(SqlClient, pg),
+      Effect.mapError((e) => new Inbox.InboxError({ reason: "Database", inbox: NAME, operation: "migrate", detail: e.message, cause: e }))
+    )
     const { prefix, rule, ...inbox } = options
     return yield* Inbox.make<unknown, never>({ ...inbox, name: options.name ?? NAME, filterSubject: `${prefix}.account.>`, handler: handler(rule) })
   })
