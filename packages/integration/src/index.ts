@@ -1,3 +1,4 @@
+export * as BrokerHealth from "./BrokerHealth.ts"
 export * as Contract from "./Contract.ts"
 export * as JetStreamSink from "./JetStreamSink.ts"
 export * as Relay from "./Relay.ts"
