@@ -11,9 +11,9 @@
  * it, neither exists and nothing connects to a broker.
  */
 import { PgClient } from "@effect/sql-pg"
+import { BrokerHealth, RelayConfig } from "@verity/integration"
 import { LedgerContracts, LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/ledger"
 import { Database, DatabaseHealth } from "@verity/postgres"
-import { BrokerHealth, RelayConfig } from "@verity/integration"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { ApiConfig } from "./ApiConfig.ts"
 import * as RunnerThread from "./RunnerThread.ts"

@@ -71,7 +71,10 @@ forEachDatabase((target) => {
         const deposit = yield* call(`${server.url}/accounts/${accountId}/deposits`, "POST", { amount: 1250 })
         assert.strictEqual(deposit.status, 200, JSON.stringify(deposit.body))
 
-        yield* eventually("two messages in the stream", countMessages(SHARED_NATS, stream), (n) => n >= 2, { timeout: "60 seconds", interval: "50 millis" })
+        yield* eventually("two messages in the stream", countMessages(SHARED_NATS, stream), (n) => n >= 2, {
+          timeout: "60 seconds",
+          interval: "50 millis"
+        })
         const messages = yield* readStream(SHARED_NATS, stream)
         assert.deepStrictEqual(messages.map((m) => m.subject), [`${prefix}.account.AccountOpened`, `${prefix}.account.MoneyDeposited`])
         const [first, second] = messages

@@ -3,12 +3,12 @@
  * and what is appended while it runs, as the ledger's published events, and stops cleanly on SIGTERM;
  * without `NATS_URL` it is a usage error (exit 2) and touches no database.
  */
+import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Account } from "@verity/domain"
 import { MasterKeys } from "@verity/eventstore"
 import { countMessages, deleteStream, readStream, SHARED_NATS, unique } from "@verity/integration/testing"
 import { LedgerRuntime, LedgerStreams } from "@verity/ledger"
-import { PgClient } from "@effect/sql-pg"
 import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { spawn } from "node:child_process"
@@ -36,7 +36,9 @@ const launch = (args: ReadonlyArray<string>, env: Record<string, string>) =>
       const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })))
       return { child, output: () => output, exited: Effect.promise(() => exited) }
     }),
-    ({ child, exited }) => (child.exitCode === null && child.signalCode === null ? Effect.sync(() => child.kill("SIGKILL")).pipe(Effect.andThen(exited)) : Effect.void)
+    ({ child, exited }) => (child.exitCode === null && child.signalCode === null
+      ? Effect.sync(() => child.kill("SIGKILL")).pipe(Effect.andThen(exited))
+      : Effect.void)
   )
 
 const open = (holderName: string, holderEmail: string) => {
@@ -87,11 +89,17 @@ forEachDatabase((target) => {
             VERITY_RELAY_STREAM: stream,
             VERITY_RELAY_PREFIX: prefix
           })
-          yield* eventually("the history published", countMessages(SHARED_NATS, stream), (n) => n === 2, { timeout: "60 seconds", interval: "50 millis" })
+          yield* eventually("the history published", countMessages(SHARED_NATS, stream), (n) => n === 2, {
+            timeout: "60 seconds",
+            interval: "50 millis"
+          })
           const meanwhile = yield* open("Alan Turing", "alan@example.org")
           yield* deposit(meanwhile, 20)
           yield* deposit(before, 30)
-          yield* eventually("what was appended meanwhile published", countMessages(SHARED_NATS, stream), (n) => n === 5, { timeout: "30 seconds", interval: "50 millis" })
+          yield* eventually("what was appended meanwhile published", countMessages(SHARED_NATS, stream), (n) => n === 5, {
+            timeout: "30 seconds",
+            interval: "50 millis"
+          })
 
           relay.child.kill("SIGTERM")
           const exit = yield* relay.exited

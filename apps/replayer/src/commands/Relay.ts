@@ -4,8 +4,8 @@
  * abandoned unacknowledged, the lease is released) or the database is lost for good (exit 1). Needs
  * `NATS_URL`: without it there is no relay, which is a usage error (exit 2).
  */
-import { Projections } from "@verity/projections"
 import { RelayConfig } from "@verity/integration"
+import { Projections } from "@verity/projections"
 import { Console, Effect, Option, Schedule } from "effect"
 import { Command, Flag } from "effect/cli"
 import { UsageError } from "../Failures.ts"
