@@ -58,7 +58,7 @@ const deposit = (accountId: string, amount: number) =>
 describe("replayer relay", () => {
   it.live("without NATS_URL: a usage error (exit 2) naming NATS_URL", () =>
     Effect.gen(function*() {
-      const run = yield* launch(["relay"], { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none", NATS_URL: "" })
+      const run = yield* launch(["relay"], { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none", NATS_URL: "", AMQP_URL: "" })
       const exit = yield* run.exited
       assert.strictEqual(exit.code, 2, run.output())
       assert.include(run.output(), "needs NATS_URL")
@@ -86,6 +86,7 @@ forEachDatabase((target) => {
             DATABASE_URL: url,
             VERITY_MASTER_KEYS: keys,
             NATS_URL: SHARED_NATS,
+            AMQP_URL: "",
             VERITY_RELAY_STREAM: stream,
             VERITY_RELAY_PREFIX: prefix
           })

@@ -1,6 +1,7 @@
 /**
  * The relay: publishes the declared integration events of the global order to a broker, in order, at
- * least once to the broker and exactly once in its stream (the broker drops duplicates by event id).
+ * least once; every message carries its event id, by which JetStream drops duplicates in its stream and
+ * consumers of a broker without de-duplication (RabbitMQ) recognise repeats.
  *
  * It is a projection of the projection runtime, so it inherits what a projection gets: one active runner
  * per name across processes (lock + fenced checkpoint), batches in the commit-safe order, status and lag,

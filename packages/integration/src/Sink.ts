@@ -2,8 +2,9 @@
  * Where a relay sends integration events: a message broker behind one small contract. `publish` resolves
  * only once the broker has acknowledged (persisted) every message of the call; it may keep them all in
  * flight at once, but the broker must store them in the order given, so order per event stream holds.
- * Every message carries the event id, which the broker uses to drop a republished duplicate (a relay
- * republishes a batch whose acknowledgement it did not see).
+ * Every message carries the event id, by which the broker (JetStream) or the consumers (AMQP, which has
+ * no de-duplication) drop a republished duplicate (a relay republishes a batch whose acknowledgement it
+ * did not see).
  */
 import { type Effect, Schema } from "effect"
 

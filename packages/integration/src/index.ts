@@ -1,3 +1,4 @@
+export * as AmqpSink from "./AmqpSink.ts"
 export * as BrokerHealth from "./BrokerHealth.ts"
 export * as Contract from "./Contract.ts"
 export * as JetStreamSink from "./JetStreamSink.ts"

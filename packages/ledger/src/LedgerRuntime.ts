@@ -10,9 +10,9 @@
  * `VERITY_RETIRED_GRACE` (a duration, default 30 seconds) is how long a rebuild's previous generation is
  * kept before the supervisors drop it; an option given by the caller wins.
  *
- * With `NATS_URL` set, the relay (`@verity/integration`, projection `relay`) runs among the projections and
- * publishes the integration events of `contracts` to NATS JetStream (see `RelayConfig`); without it, no
- * relay exists. No contracts: the relay reads nothing.
+ * With `NATS_URL` or `AMQP_URL` set, the relay (`@verity/integration`, projection `relay`) runs among the
+ * projections and publishes the integration events of `contracts` to NATS JetStream or RabbitMQ (see
+ * `RelayConfig`); without either, no relay exists. No contracts: the relay reads nothing.
  */
 import { MasterKeys, PersonalData, PgCommandResults, PgEventStore } from "@verity/eventstore"
 import { type Contract, RelayConfig } from "@verity/integration"
@@ -26,7 +26,7 @@ import { personalFields } from "./Streams.ts"
 export interface LedgerRuntimeOptions {
   /** Read models to run (and to expose for status, rebuild and verify). */
   readonly projections: ReadonlyArray<Projection.Projection>
-  /** The published contracts the relay publishes when `NATS_URL` is set (default none). */
+  /** The published contracts the relay publishes when `NATS_URL` or `AMQP_URL` is set (default none). */
   readonly contracts?: ReadonlyArray<Contract.CategoryContract>
   /** Run the projections in this process (default true). */
   readonly runProjections?: boolean

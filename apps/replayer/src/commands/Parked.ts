@@ -6,10 +6,10 @@ import { Argument, Command, Flag } from "effect/cli"
 import { OperationFailed, UsageError } from "../Failures.ts"
 import * as Runtime from "../Runtime.ts"
 
-/** A projection of the runtime: the ledger's, and the relay when `NATS_URL` is set. */
+/** A projection of the runtime: the ledger's, and the relay when a broker is configured. */
 const knownName = (name: string) =>
   Effect.gen(function*() {
-    const relay = Option.isSome(yield* RelayConfig.servers) && name === RelayConfig.NAME
+    const relay = Option.isSome(yield* RelayConfig.broker) && name === RelayConfig.NAME
     if (relay || Runtime.allProjections.some((p) => p.name === name)) return name
     return yield* new UsageError({ message: `unknown projection "${name}"` })
   })

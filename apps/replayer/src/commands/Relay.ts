@@ -1,8 +1,8 @@
 /**
- * `replayer relay`: run the relay alone (the ledger's published contracts to NATS JetStream, projection
- * `relay`) as a process of its own, until interrupted (Ctrl-C or SIGTERM: the current batch ends or is
+ * `replayer relay`: run the relay alone (the ledger's published contracts to NATS JetStream, or RabbitMQ
+ * with `AMQP_URL`; projection `relay`) as a process of its own, until interrupted (Ctrl-C or SIGTERM: the current batch ends or is
  * abandoned unacknowledged, the lease is released) or the database is lost for good (exit 1). Needs
- * `NATS_URL`: without it there is no relay, which is a usage error (exit 2).
+ * `NATS_URL` (or `AMQP_URL`): without a broker there is no relay, which is a usage error (exit 2).
  */
 import { RelayConfig } from "@verity/integration"
 import { Projections } from "@verity/projections"
@@ -32,10 +32,10 @@ export const relay = Command.make(
   { every: Flag.Int("status-every").pipe(Flag.withDescription("Seconds between status prints (0: never)"), Flag.withDefault(30)) },
   ({ every }) =>
     Effect.gen(function*() {
-      const servers = yield* RelayConfig.servers
-      if (Option.isNone(servers)) {
-        return yield* new UsageError({ message: "replayer relay needs NATS_URL (e.g. NATS_URL=nats://127.0.0.1:4222)" })
+      const broker = yield* RelayConfig.broker
+      if (Option.isNone(broker)) {
+        return yield* new UsageError({ message: "replayer relay needs NATS_URL (e.g. NATS_URL=nats://127.0.0.1:4222) or AMQP_URL" })
       }
       return yield* run(every)
     })
-).pipe(Command.withDescription("Run the relay to NATS JetStream alone (needs NATS_URL), printing its status"))
+).pipe(Command.withDescription("Run the relay to NATS JetStream alone (needs NATS_URL, or AMQP_URL for RabbitMQ), printing its status"))
