@@ -1,4 +1,5 @@
 export * as AmqpSink from "./AmqpSink.ts"
+export * as BrokerHealth from "./BrokerHealth.ts"
 export * as Contract from "./Contract.ts"
 export * as JetStreamSink from "./JetStreamSink.ts"
 export * as Relay from "./Relay.ts"
