@@ -43,10 +43,10 @@ const malformed = (detail: string) => new CommandClientError({ reason: "Malforme
 const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === "object" && value !== null
 
 /** Sends `command` to `subject` (`CommandReply.subjectOf`) and decodes the reply. */
-export const send = <Rejection = never>(
+export const send = <const Command extends { readonly _tag: string }, Rejection = never>(
   nc: NatsConnection,
   subject: string,
-  command: { readonly _tag: string },
+  command: Command,
   options: SendOptions<Rejection>
 ): Effect.Effect<CommandResult, ServiceError | Rejection | UnknownRejection | CommandClientError> =>
   Effect.gen(function*() {
