@@ -12,12 +12,13 @@
  *   name, so two callers never share a key): a retry gets the original result, one append.
  * Every request gets exactly one reply, also when the command dies (`InternalError`, logged); see
  * `CommandReply.ts` for its shape. On shutdown the subscriptions drain, then commands in flight finish.
+ * `layer` connects on its own in the background (retrying while the broker is down), so an application
+ * starts without waiting for NATS.
  */
-import type { NatsConnection, Msg, Subscription } from "@nats-io/transport-node"
-import { headers as natsHeaders } from "@nats-io/transport-node"
+import { connect, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node"
 import type { CommandBus } from "@verity/eventstore"
 import { InvalidCommand, StoreUnavailable } from "@verity/eventstore"
-import { Cause, Effect, FiberSet, Option, Schema, type Scope } from "effect"
+import { Cause, Effect, FiberSet, Layer, Option, Schedule, Schema, type Scope } from "effect"
 import { Headers, HttpTraceContext } from "effect/http"
 import {
   type CommandResult,
@@ -228,3 +229,34 @@ export const serve = (
     yield* Effect.promise(() => nc.flush())
     yield* Effect.logInfo(`commands served on ${options.routes.map((d) => subjectOf(options.prefix, d.registration.category)).join(", ")}`)
   })
+
+export interface CommandServiceLayerOptions extends CommandServiceOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  readonly servers: ReadonlyArray<string>
+  /** The connection's name as the server shows it. */
+  readonly name?: string
+}
+
+/**
+ * The service on a connection of its own, for the lifetime of the layer. Connecting retries every second
+ * while the broker is away (logged), in the background; once connected, the client reconnects by itself.
+ */
+export const layer = (options: CommandServiceLayerOptions): Layer.Layer<never, never, CommandBus.DispatchServices> =>
+  Layer.effectDiscard(Effect.forkScoped(Effect.scoped(Effect.gen(function*() {
+    const nc = yield* Effect.acquireRelease(
+      Effect.tryPromise(() =>
+        connect({
+          servers: [...options.servers],
+          name: options.name ?? `verity-commands-${options.prefix}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250
+        })
+      ).pipe(
+        Effect.tapError((error) => Effect.logWarning("NATS unreachable for commands; retrying", error.message)),
+        Effect.retry(Schedule.spaced("1 second"))
+      ),
+      (nc) => Effect.promise(() => nc.close().catch(() => undefined))
+    )
+    yield* serve(nc, options)
+    return yield* Effect.never
+  }))))

@@ -5,6 +5,7 @@
  */
 export * as LedgerContracts from "./integration/LedgerContracts.ts"
 export * as LedgerCommandBus from "./LedgerCommandBus.ts"
+export * as LedgerCommands from "./integration/LedgerCommands.ts"
 export * as LedgerRuntime from "./LedgerRuntime.ts"
 export * as LedgerReadModels from "./ReadModels.ts"
 export * as LedgerStreams from "./Streams.ts"
