@@ -6,14 +6,7 @@
  * `StoreUnavailable`, ...), the authorization's (`Unauthorized`, `Forbidden`), `InternalError` for a bug of
  * the service, and the aggregate's own rejections (encoded by their schema).
  */
-import {
-  IdempotencyKeyReused,
-  InvalidCommand,
-  StoreUnavailable,
-  StreamTombstoned,
-  SubjectForgotten,
-  WrongExpectedVersion
-} from "@verity/eventstore"
+import { IdempotencyKeyReused, InvalidCommand, StoreUnavailable, StreamTombstoned, SubjectForgotten, WrongExpectedVersion } from "@verity/eventstore"
 import { Schema } from "effect"
 
 /** Request headers. */

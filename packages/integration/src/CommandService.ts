@@ -58,8 +58,7 @@ export const route = <Command extends { readonly _tag: string }, Event, State, R
   const is = Schema.is(options.rejection)
   const encode = Schema.encodeUnknownOption(Schema.toCodecJson(options.rejection))
   return {
-    // The registration's type parameters only type the bus: the route works on decoded values.
-    registration: registration as CommandBus.AnyRegistration,
+    registration,
     encodeRejection: (error) => is(error) ? Option.filter(encode(error), isTagged) : Option.none(),
     commands: options.commands === undefined ? undefined : new Set(options.commands)
   }
@@ -187,9 +186,7 @@ const handle = (options: CommandServiceOptions, door: Route, msg: Msg) =>
     return answer(options, door, msg, correlationId).pipe(
       Effect.map((result): Reply => ({ ok: true, result })),
       Effect.catch((error) => Effect.map(failureReply(door, error), (encoded): Reply => ({ ok: false, error: encoded }))),
-      Effect.catchCause((cause) =>
-        Effect.logError("command died", Cause.pretty(cause)).pipe(Effect.as<Reply>({ ok: false, error: internal }))
-      ),
+      Effect.catchCause((cause) => Effect.logError("command died", Cause.pretty(cause)).pipe(Effect.as<Reply>({ ok: false, error: internal }))),
       Effect.flatMap((reply) => respond(msg, reply, correlationId)),
       Effect.withSpan("CommandService.handle", {
         attributes: { subject: msg.subject, correlationId },

@@ -6,8 +6,8 @@
  * gets the original reply and appends once, the key with another command is `IdempotencyKeyReused`; two
  * service instances in one queue group answer each request once.
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { assert, layer } from "@effect/vitest"
+import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { EventStore, PgCommandResults, PgEventStore } from "@verity/eventstore"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Effect, Layer, Option } from "effect"
@@ -175,4 +175,3 @@ forEachDatabase((target) => {
       })))
   })
 })
-
