@@ -141,10 +141,13 @@ forEachDatabase((target) => {
           message("parcel-c", 1, true),
           message("parcel-c", 2)
         ])
-        yield* eventually("streams a and c parked, b through", inbox.status, (s) => s.parkedStreams === 2 && s.handled === 3 && s.pending === 0)
-        const parked = yield* inbox.parked
+        yield* eventually("streams a and c parked, b through", inbox.status, (s) =>
+          s.parkedStreams === 2 && s.handled === 3 && s.pending === 0 && s.ackPending === 0)
+        const parked = [...yield* inbox.parked].sort((x, y) =>
+          x.stream.localeCompare(y.stream)
+        )
         assert.deepStrictEqual(parked.map((p) => [p.stream, p.waitingMessages, p.attempts]), [["parcel-a", 2, 3], ["parcel-c", 2, 3]])
-        assert.include(parked[0]!.error, "poison")
+        assert.include(parked[0]!.error, "poison parcel-a#2")
         let rows = yield* effects(f.name)
         assert.deepStrictEqual(byStream(rows, "parcel-a"), [1])
         assert.deepStrictEqual(byStream(rows, "parcel-b"), [1, 2])
