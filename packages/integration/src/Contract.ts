@@ -102,3 +102,28 @@ export const publish = <S extends EventsSchema>(
   event: RecordedEvent
 ): Effect.Effect<ReadonlyArray<IntegrationEvent>, ContractError> =>
   Effect.flatMap(contract.map(event), (values) => Effect.forEach(values, (value) => encode(contract, value)))
+
+const WireEvent = Schema.Struct({ type: Schema.String, version: Schema.Int, data: Schema.Record(Schema.String, Schema.Unknown) })
+const decodeWire = Schema.decodeUnknownResult(WireEvent)
+
+/**
+ * The value of `contract`'s schema carried by a wire form `{ type, version, data }` (what a subscriber
+ * receives). A type the contract does not declare, or a version other than the declared one, fails with
+ * `UnknownType`; data that does not decode to the schema fails with `InvalidValue`.
+ */
+export const decode = <S extends EventsSchema>(
+  contract: CategoryContract<S>,
+  wire: unknown
+): Effect.Effect<S["Type"], ContractError, S["DecodingServices"]> => {
+  const fail = (reason: ContractError["reason"], detail: string) => Effect.fail(new ContractError({ reason, category: contract.category, detail }))
+  const parsed = decodeWire(wire)
+  if (Result.isFailure(parsed)) return fail("InvalidValue", parsed.failure.message)
+  const { data, type, version } = parsed.success
+  const versions: Readonly<Record<string, number>> = contract.versions
+  const declared = versions[type]
+  if (declared === undefined) return fail("UnknownType", `no type ${type} in the contract`)
+  if (declared !== version) return fail("UnknownType", `${type} version ${version} (the contract declares ${declared})`)
+  return Schema.decodeUnknownEffect(Schema.toCodecJson(contract.schema))({ ...data, _tag: type }).pipe(
+    Effect.mapError((e) => new ContractError({ reason: "InvalidValue", category: contract.category, detail: e.message }))
+  )
+}
