@@ -49,9 +49,25 @@ const freePort = () =>
     })
   })
 
+export interface Nats {
+  readonly url: string
+  /** CPU seconds the server used so far (0 for a server at NATS_URL, which cannot be seen). */
+  readonly cpuSeconds: () => number
+}
+
+const cpuOf = (pid: number | undefined) => () => {
+  try {
+    const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return 0
+  }
+}
+
 /** A NATS server with JetStream and an empty store (killed with the scope), or `natsUrl` when given. */
-export const nats = (natsUrl: string | undefined): Effect.Effect<string, never, Scope.Scope> =>
-  natsUrl !== undefined ? Effect.succeed(natsUrl) : Effect.gen(function*() {
+export const nats = (natsUrl: string | undefined): Effect.Effect<Nats, never, Scope.Scope> =>
+  natsUrl !== undefined ? Effect.succeed({ url: natsUrl, cpuSeconds: () => 0 }) : Effect.gen(function*() {
     const port = yield* Effect.promise(freePort)
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "verity-relay-bench-nats-"))
     const child = yield* Effect.acquireRelease(
@@ -74,7 +90,7 @@ export const nats = (natsUrl: string | undefined): Effect.Effect<string, never, 
       if (attempt > 400 || child.exitCode !== null) return yield* Effect.die(new Error(`nats-server did not start on ${url}`))
       yield* Effect.sleep("50 millis")
     }
-    return url
+    return { url, cpuSeconds: cpuOf(child.pid) }
   })
 
 /** `nats-server --version`, for the report. */

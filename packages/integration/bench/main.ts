@@ -308,12 +308,14 @@ const ms = (x: number) => x.toFixed(1)
 
 const program = Effect.gen(function*() {
   const databaseUrl = yield* Servers.database(env("DATABASE_URL"))
-  const natsUrl = yield* Servers.nats(env("NATS_URL"))
+  const server = yield* Servers.nats(env("NATS_URL"))
+  const natsUrl = server.url
   yield* progress(`database ${new URL(databaseUrl).pathname.slice(1)}, NATS ${natsUrl}`)
   const nc = yield* Effect.acquireRelease(Effect.promise(() => connect({ servers: natsUrl })), (c) => Effect.promise(() => c.close()))
   const results = yield* Effect.gen(function*() {
     const seeded = yield* seed
-    const relayed = yield* throughput(natsUrl, nc)
+    const natsCpu = server.cpuSeconds()
+    const relayed = { ...(yield* throughput(natsUrl, nc)), natsCpuSeconds: server.cpuSeconds() - natsCpu }
     const lagged = yield* lag(natsUrl, nc)
     return { seeded, relayed, lagged }
   }).pipe(
@@ -328,13 +330,15 @@ const program = Effect.gen(function*() {
       env("DATABASE_URL") === undefined ? "embedded" : "DATABASE_URL"
     }; seeded ${n(seeded.events)} events in ${seeded.seconds.toFixed(1)} s.`,
     ``,
-    `| store size | events/s | seconds | Node CPU s | batch size | in flight | broker ack timeout | check |`,
-    `|---:|---:|---:|---:|---:|---:|---|---|`,
+    `| store size | events/s | seconds | Node CPU s | nats-server CPU s | batch size | in flight | broker ack timeout | check |`,
+    `|---:|---:|---:|---:|---:|---:|---:|---|---|`,
     `| ${n(seeded.events)} | ${n(relayed.eventsPerSecond)} | ${relayed.seconds.toFixed(1)} | ${relayed.nodeCpuSeconds.toFixed(1)} | ${
-      n(config.batch)
-    } | ${n(config.batch)} (one batch) | ${Duration.toMillis(config.ackTimeout)} ms | ${relayed.check.match ? "MATCH" : "MISMATCH"} (${
-      n(relayed.check.received)
-    } received, ${n(relayed.check.missing)} missing, ${n(relayed.check.duplicates)} duplicates, ${n(relayed.check.outOfOrder)} out of order) |`,
+      relayed.natsCpuSeconds.toFixed(1)
+    } | ${n(config.batch)} | ${n(config.batch)} (one batch) | ${Duration.toMillis(config.ackTimeout)} ms | ${
+      relayed.check.match ? "MATCH" : "MISMATCH"
+    } (${n(relayed.check.received)} received, ${n(relayed.check.missing)} missing, ${n(relayed.check.duplicates)} duplicates, ${
+      n(relayed.check.outOfOrder)
+    } out of order) |`,
     ``,
     `Lag: append commit -> message received by an ordered JetStream consumer (live batch ${config.liveBatch}, ${config.eventsPerAppend} events per append).`,
     ``,

@@ -9,7 +9,7 @@
  * The order guarantee stays the stream's: each message after the first carries the previous message's id
  * in `Nats-Expected-Last-Msg-Id`, so one lost in flight makes those behind it refused, not stored ahead of it.
  */
-import { createInbox, headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/transport-node"
+import { createInbox, type Msg, MsgHdrsImpl, type NatsConnection } from "@nats-io/transport-node"
 import type { OutboundMessage } from "./Sink.ts"
 import { SinkError } from "./Sink.ts"
 
@@ -54,6 +54,28 @@ export interface Publisher {
 }
 
 const decoder = new TextDecoder()
+
+/** A header name: printable ASCII except the colon (what the NATS client accepts). */
+const VALID_NAME = /^[!-9;-~]+$/
+const INVALID_VALUE = /[\r\n]/
+
+/**
+ * The message's NATS headers, filled directly: the client's `set` re-lists every key twice per call
+ * (quadratic in the header count), which was a tenth of the relay's CPU. Validated as the client does.
+ */
+const headersOf = (message: OutboundMessage, previousId: string | undefined): MsgHdrsImpl | string => {
+  const headers = new MsgHdrsImpl()
+  const map = headers.headers
+  for (const key in message.headers) {
+    const value = message.headers[key]!
+    if (!VALID_NAME.test(key)) return `invalid header name ${JSON.stringify(key)}`
+    if (INVALID_VALUE.test(value)) return `header ${key}: values cannot contain CR or LF`
+    map.set(key, [value.trim()])
+  }
+  map.set("Nats-Msg-Id", [message.id])
+  if (previousId !== undefined) map.set("Nats-Expected-Last-Msg-Id", [previousId])
+  return headers
+}
 
 /** A publisher on `nc`; its subscription lives as long as the connection (and follows its reconnects). */
 export const make = (nc: NatsConnection, classify: (error: unknown, messageId?: string) => SinkError): Publisher => {
@@ -112,10 +134,11 @@ export const make = (nc: NatsConnection, classify: (error: unknown, messageId?: 
     attempts.set(id, attempt)
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i]!
-      const headers = natsHeaders()
-      for (const key in message.headers) headers.set(key, message.headers[key]!)
-      headers.set("Nats-Msg-Id", message.id)
-      if (i > 0) headers.set("Nats-Expected-Last-Msg-Id", messages[i - 1]!.id)
+      const headers = headersOf(message, i === 0 ? undefined : messages[i - 1]!.id)
+      if (typeof headers === "string") {
+        attempt.outcomes[i] = new SinkError({ reason: "Rejected", detail: headers, messageId: message.id })
+        break
+      }
       try {
         nc.publish(subjectOf(message), message.payload, { reply: `${inbox}.${id}.${i}`, headers })
         attempt.pending++
