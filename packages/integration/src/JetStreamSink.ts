@@ -24,7 +24,7 @@ export interface JetStreamSinkOptions {
   readonly stream: string
   /** Subject prefix: messages go to `<prefix>.<category>.<type>`. */
   readonly prefix: string
-  /** How long to wait for each acknowledgement (default 5 s). */
+  /** A publish fails (`Unavailable`) once no acknowledgement arrived for this long (default 5 s). */
   readonly ackTimeout?: Duration.Input
   /** The stream's de-duplication window when the sink creates it (default 10 minutes). */
   readonly duplicateWindow?: Duration.Input
