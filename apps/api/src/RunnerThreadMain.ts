@@ -1,19 +1,20 @@
 /**
  * Entry point of the projection runner thread (started by RunnerThread.ts): the ledger runtime with its
- * projections running, on the database the API thread resolved, until the API thread asks it to stop.
+ * projections running (and the relay to NATS JetStream when `NATS_URL` is set), on the database the API thread resolved, until the API thread asks it to stop.
  */
 import { LedgerRuntime } from "@verity/ledger"
 import { Effect, Layer } from "effect"
 import * as Os from "node:os"
 import { parentPort, threadId, workerData } from "node:worker_threads"
 import * as Logging from "./Logging.ts"
-import { pgClient, projections } from "./Runtime.ts"
+import { contracts, pgClient, projections } from "./Runtime.ts"
 import * as Tracing from "./Tracing.ts"
 
 const { databaseUrl } = workerData as { readonly databaseUrl: string }
 
 const fiber = LedgerRuntime.layerWithoutDatabase({
   projections: projections(),
+  contracts,
   projectionOptions: { owner: `${Os.hostname()}:${process.pid}:runner-${threadId}` }
 }).pipe(
   Layer.provide(pgClient(databaseUrl, 10, "verity-projections")),

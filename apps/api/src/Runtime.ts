@@ -5,16 +5,32 @@
  * projections run in a worker thread by default (see RunnerThread.ts); the request thread then keeps the
  * `Projections` service for status, controls and read-your-writes, which work across threads and
  * processes through the database.
+ *
+ * With `NATS_URL` set, the relay (projection `relay`) publishes the ledger's published contracts to NATS
+ * JetStream from wherever the projections run, and `BrokerHealth` probes the broker for `/ready`; without
+ * it, neither exists and nothing connects to a broker.
  */
 import { PgClient } from "@effect/sql-pg"
-import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/ledger"
+import { BrokerHealth, RelayConfig } from "@verity/integration"
+import { LedgerContracts, LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/ledger"
 import { Database, DatabaseHealth } from "@verity/postgres"
-import { Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { ApiConfig } from "./ApiConfig.ts"
 import * as RunnerThread from "./RunnerThread.ts"
 
 /** Every projection the API serves and runs. */
 export const projections = () => [...LedgerReadModels.all, LedgerTransferProcess.projection]
+
+/** What the relay publishes when `NATS_URL` is set: the ledger's published contracts. */
+export const contracts = LedgerContracts.all
+
+/** The broker probe for `/ready` when `NATS_URL` is set; no service otherwise. */
+export const brokerHealth = Layer.effectContext(
+  Effect.map(
+    RelayConfig.brokerHealth,
+    Option.match({ onNone: () => Context.empty(), onSome: (probe) => Context.make(BrokerHealth.BrokerHealth, probe) })
+  )
+)
 
 /** A pool on `url` whose sessions end transactions left idle (they would hold every subscriber back). */
 export const pgClient = (url: string, maxConnections: number, applicationName: string) =>
@@ -35,8 +51,10 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
   yield* Effect.logInfo(info.embedded ? `embedded PostgreSQL in ${info.dataDir}` : `PostgreSQL at ${info.url}`)
   const runtime = LedgerRuntime.layerWithoutDatabase({
     projections: projections(),
+    contracts,
     runProjections: config.projections === "inline"
   }).pipe(
+    Layer.merge(brokerHealth),
     Layer.provideMerge(pgClient(url, config.databaseConnections, "verity-api")),
     Layer.provideMerge(Layer.succeed(DatabaseHealth, health))
   )
@@ -46,4 +64,4 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
 
 /** The runtime on a `PgClient` provided by the caller (tests), projections inline. */
 export const layerWithoutDatabase = (options: Omit<LedgerRuntime.LedgerRuntimeOptions, "projections"> = {}) =>
-  LedgerRuntime.layerWithoutDatabase({ projections: projections(), ...options })
+  LedgerRuntime.layerWithoutDatabase({ projections: projections(), contracts, ...options }).pipe(Layer.merge(brokerHealth))

@@ -1,10 +1,12 @@
 /**
  * What the replayer runs on: the ledger runtime (configured or embedded database, protected event store,
  * projection runtime) with the ledger's projections registered but NOT running, except under `follow`.
+ * With `NATS_URL` set, the relay (projection `relay`, the ledger's published contracts) is among them;
+ * `replayer relay` runs it alone.
  * A rebuild runs its generation in the replayer's own fiber, at bulk batch sizes. `provide` runs a command
  * on it and ends the command with `OperationFailed` (exit 1) if the database is lost for good meanwhile.
  */
-import { LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/ledger"
+import { LedgerContracts, LedgerReadModels, LedgerRuntime, LedgerTransferProcess } from "@verity/ledger"
 import { DatabaseHealth } from "@verity/postgres"
 import { Effect, type Layer } from "effect"
 import { OperationFailed } from "./Failures.ts"
@@ -15,9 +17,17 @@ export const allProjections = [...LedgerReadModels.all, LedgerTransferProcess.pr
 /** The projections the replayer may rebuild or verify: read models only (the process manager issues commands). */
 export const readModels = LedgerReadModels.all
 
-export const layer = (options: { readonly run: boolean; readonly batchSize?: number }) =>
+export interface RuntimeOptions {
+  readonly run: boolean
+  readonly batchSize?: number
+  /** `relay`: the relay alone (no read model, no process manager), for `replayer relay`. */
+  readonly only?: "relay"
+}
+
+export const layer = (options: RuntimeOptions) =>
   LedgerRuntime.layer({
-    projections: allProjections,
+    projections: options.only === "relay" ? [] : allProjections,
+    contracts: LedgerContracts.all,
     runProjections: options.run,
     maxConnections: 8,
     projectionOptions: { rebuildBatchSize: options.batchSize ?? 10_000 }

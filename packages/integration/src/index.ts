@@ -1,4 +1,8 @@
 export * as AmqpSink from "./AmqpSink.ts"
+export * as BrokerHealth from "./BrokerHealth.ts"
+export * as CommandClient from "./CommandClient.ts"
+export * as CommandReply from "./CommandReply.ts"
+export * as CommandService from "./CommandService.ts"
 export * as Contract from "./Contract.ts"
 export * as JetStreamSink from "./JetStreamSink.ts"
 export * as Relay from "./Relay.ts"

@@ -3,6 +3,7 @@
  * read models and transfer process as projections, its published contracts, and the runtime that wires
  * them from configuration.
  */
+export * as LedgerCommands from "./integration/LedgerCommands.ts"
 export * as LedgerContracts from "./integration/LedgerContracts.ts"
 export * as LedgerCommandBus from "./LedgerCommandBus.ts"
 export * as LedgerRuntime from "./LedgerRuntime.ts"

@@ -3,6 +3,12 @@
  * back; 503 once it has given up, just before it exits non-zero) and readiness (`/ready`: the database
  * answers, every migration is applied and the projections are running; 503 otherwise, with the reason in
  * `detail`, so a load balancer keeps traffic away). No token needed.
+ *
+ * With `NATS_URL` set, readiness also reports the broker the relay publishes to (`checks.broker`: `ok`, or
+ * `unreachable` with the reason), but an unreachable broker does not make the API unready: commands and
+ * reads need only the database, the relay publishes what was committed meanwhile once the broker is back
+ * (its lag, in `GET /projections`, is what to alert on), and every instance shares the one broker, so
+ * taking instances out of rotation would turn a broker outage into an API outage.
  */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiError, HttpApiGroup, OpenApi } from "effect/http-api"
@@ -10,7 +16,12 @@ import { HttpApiEndpoint, HttpApiError, HttpApiGroup, OpenApi } from "effect/htt
 export const Checks = Schema.Struct({
   database: Schema.Boolean,
   migrations: Schema.Boolean,
-  projections: Schema.Record(Schema.String, Schema.String)
+  projections: Schema.Record(Schema.String, Schema.String),
+  /** Present when a broker is configured (`NATS_URL`); informational: it never makes `/ready` fail. */
+  broker: Schema.optional(Schema.Struct({
+    status: Schema.Literals(["ok", "unreachable"]),
+    reason: Schema.optional(Schema.String)
+  }))
 }).annotate({ identifier: "ReadinessChecks" })
 
 export class NotReady extends HttpApiError.Problem<NotReady>()("NotReady", {

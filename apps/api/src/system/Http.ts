@@ -1,8 +1,10 @@
 /**
  * Handlers of the system group. Readiness runs its checks with a short timeout each: a probe must answer
  * quickly even when the database hangs. Both read `DatabaseHealth` when the runtime has one (the embedded
- * server's watchdog): liveness fails only once recovery was given up.
+ * server's watchdog): liveness fails only once recovery was given up. The broker, when one is configured
+ * (`BrokerHealth`), is reported but never fails readiness (see Api.ts).
  */
+import { BrokerHealth } from "@verity/integration"
 import { DatabaseHealth } from "@verity/postgres"
 import { Projections } from "@verity/projections"
 import { Cause, Effect, Option } from "effect"
@@ -21,6 +23,7 @@ export const SystemHttp = HttpApiBuilder.group(
   Effect.fn(function*(handlers) {
     const sql = yield* SqlClient
     const projections = yield* Projections.Projections
+    const broker = yield* Effect.serviceOption(BrokerHealth.BrokerHealth)
     const health = Option.getOrElse(yield* Effect.serviceOption(DatabaseHealth), () => DatabaseHealth.external)
     const check = <A>(effect: Effect.Effect<A, unknown>, fallback: A) =>
       effect.pipe(Effect.timeout("2 seconds"), Effect.catchCause(() => Effect.succeed(fallback)))
@@ -34,7 +37,7 @@ export const SystemHttp = HttpApiBuilder.group(
         }),
       ready: () =>
         Effect.gen(function*() {
-          const [database, migrations, states, state] = yield* Effect.all([
+          const [database, migrations, states, state, brokerState] = yield* Effect.all([
             sql`SELECT 1`.pipe(
               Effect.timeout("2 seconds"),
               Effect.as(undefined),
@@ -50,14 +53,16 @@ export const SystemHttp = HttpApiBuilder.group(
               Effect.map(projections.status, (all) => Object.fromEntries(all.map((p) => [p.name, p.state]))),
               {} as Record<string, string>
             ),
-            health.state
+            health.state,
+            Option.isSome(broker) ? Effect.asSome(broker.value.check) : Effect.succeedNone
           ], { concurrency: "unbounded" })
           const names = projections.definitions.map((p) => p.name)
           const running = names.every((name) => RUNNING.has(states[name] ?? "unknown"))
           const checks = {
             database: database === undefined,
             migrations,
-            projections: Object.fromEntries(names.map((n) => [n, states[n] ?? "unknown"]))
+            projections: Object.fromEntries(names.map((n) => [n, states[n] ?? "unknown"])),
+            ...(Option.isSome(brokerState) ? { broker: brokerState.value } : {})
           }
           if (database !== undefined || !migrations || !running) {
             const reasons = [

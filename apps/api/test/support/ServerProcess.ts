@@ -47,7 +47,12 @@ export const cleanEnv = (): Record<string, string> => {
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(process.env)) {
     if (value === undefined) continue
-    if (key === "DATABASE_URL" || key.startsWith("VERITY_") || key === "PORT" || key === "HOST" || key === "NODE_OPTIONS") continue
+    if (
+      key === "DATABASE_URL" || key === "NATS_URL" || key === "AMQP_URL" || key.startsWith("VERITY_") || key === "PORT" || key === "HOST" ||
+      key === "NODE_OPTIONS"
+    ) {
+      continue
+    }
     if (key.startsWith("VITEST") || key === "TEST") continue
     env[key] = value
   }

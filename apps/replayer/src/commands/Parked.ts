@@ -1,14 +1,18 @@
-/** `replayer parked|retry|skip`: inspect and release streams a projection parked after repeated failures. */
+/** `replayer parked|retry|skip`: inspect and release streams a projection (or the relay) parked after repeated failures. */
+import { RelayConfig } from "@verity/integration"
 import { Projections } from "@verity/projections"
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { OperationFailed, UsageError } from "../Failures.ts"
 import * as Runtime from "../Runtime.ts"
 
+/** A projection of the runtime: the ledger's, and the relay when a broker is configured. */
 const knownName = (name: string) =>
-  Runtime.allProjections.some((p) => p.name === name)
-    ? Effect.succeed(name)
-    : Effect.fail(new UsageError({ message: `unknown projection "${name}"` }))
+  Effect.gen(function*() {
+    const relay = Option.isSome(yield* RelayConfig.broker) && name === RelayConfig.NAME
+    if (relay || Runtime.allProjections.some((p) => p.name === name)) return name
+    return yield* new UsageError({ message: `unknown projection "${name}"` })
+  })
 
 const projectionArg = Argument.String("projection").pipe(Argument.withDescription("Projection name"))
 const streamArg = Argument.String("stream").pipe(Argument.withDescription("Parked stream id"))

@@ -1,0 +1,126 @@
+/**
+ * `replayer relay` as a real child process against the machine's NATS JetStream: it publishes the history
+ * and what is appended while it runs, as the ledger's published events, and stops cleanly on SIGTERM;
+ * without `NATS_URL` it is a usage error (exit 2) and touches no database.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { assert, describe, it } from "@effect/vitest"
+import { Account } from "@verity/domain"
+import { MasterKeys } from "@verity/eventstore"
+import { countMessages, deleteStream, readStream, SHARED_NATS, unique } from "@verity/integration/testing"
+import { LedgerRuntime, LedgerStreams } from "@verity/ledger"
+import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
+import { Effect, Layer, Redacted, Schema } from "effect"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+// The ledger runtime in this test process reads its master keys from the environment, like the replayer.
+const keys = MasterKeys.generate("rk1")
+process.env["VERITY_MASTER_KEYS"] = keys
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+
+interface Exit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+/** The replayer as a child process: its output so far, a signal to send, and how it exited. */
+const launch = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+      let output = ""
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+      const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })))
+      return { child, output: () => output, exited: Effect.promise(() => exited) }
+    }),
+    ({ child, exited }) => (child.exitCode === null && child.signalCode === null
+      ? Effect.sync(() => child.kill("SIGKILL")).pipe(Effect.andThen(exited))
+      : Effect.void)
+  )
+
+const open = (holderName: string, holderEmail: string) => {
+  const accountId = crypto.randomUUID()
+  return LedgerStreams.Accounts.handle(
+    accountId,
+    Schema.decodeUnknownSync(Account.OpenAccount)({ _tag: "OpenAccount", accountId, holderName, holderEmail, currency: "EUR", at: Date.now() })
+  ).pipe(Effect.as(accountId))
+}
+
+const deposit = (accountId: string, amount: number) =>
+  LedgerStreams.Accounts.handle(
+    accountId,
+    Schema.decodeUnknownSync(Account.Deposit)({ _tag: "Deposit", accountId, amount, currency: "EUR", at: Date.now() })
+  )
+
+describe("replayer relay", () => {
+  it.live("without NATS_URL: a usage error (exit 2) naming NATS_URL", () =>
+    Effect.gen(function*() {
+      const run = yield* launch(["relay"], { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none", NATS_URL: "", AMQP_URL: "" })
+      const exit = yield* run.exited
+      assert.strictEqual(exit.code, 2, run.output())
+      assert.include(run.output(), "needs NATS_URL")
+    }).pipe(Effect.scoped), 60_000)
+})
+
+forEachDatabase((target) => {
+  describe("replayer relay", () => {
+    it.live("publishes the history and what is appended while it runs, then stops cleanly on SIGTERM", () =>
+      Effect.gen(function*() {
+        const id = unique()
+        const stream = `REPLAYER_${id}`
+        const prefix = `rp${id}`
+        yield* Effect.addFinalizer(() => deleteStream(SHARED_NATS, stream))
+        const url = yield* TestDatabase.freshDatabaseUrl(target)
+        // This side writes through the ledger's store; it runs no projection and no relay.
+        const ledger = LedgerRuntime.layerWithoutDatabase({ projections: [], runProjections: false }).pipe(
+          Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 }))
+        )
+        yield* Effect.gen(function*() {
+          const before = yield* open("Grace Hopper", "grace@example.org")
+          yield* deposit(before, 10)
+
+          const relay = yield* launch(["relay", "--status-every", "0"], {
+            DATABASE_URL: url,
+            VERITY_MASTER_KEYS: keys,
+            NATS_URL: SHARED_NATS,
+            AMQP_URL: "",
+            VERITY_RELAY_STREAM: stream,
+            VERITY_RELAY_PREFIX: prefix
+          })
+          yield* eventually("the history published", countMessages(SHARED_NATS, stream), (n) => n === 2, {
+            timeout: "60 seconds",
+            interval: "50 millis"
+          })
+          const meanwhile = yield* open("Alan Turing", "alan@example.org")
+          yield* deposit(meanwhile, 20)
+          yield* deposit(before, 30)
+          yield* eventually("what was appended meanwhile published", countMessages(SHARED_NATS, stream), (n) => n === 5, {
+            timeout: "30 seconds",
+            interval: "50 millis"
+          })
+
+          relay.child.kill("SIGTERM")
+          const exit = yield* relay.exited
+          assert.strictEqual(exit.code, 130, relay.output())
+          assert.include(relay.output(), "relaying")
+          assert.notMatch(relay.output(), /error/i)
+
+          const messages = yield* readStream(SHARED_NATS, stream)
+          assert.deepStrictEqual(messages.map((m) => `${m.subject} ${m.headers["verity-stream"]}`), [
+            `${prefix}.account.AccountOpened account-${before}`,
+            `${prefix}.account.MoneyDeposited account-${before}`,
+            `${prefix}.account.AccountOpened account-${meanwhile}`,
+            `${prefix}.account.MoneyDeposited account-${meanwhile}`,
+            `${prefix}.account.MoneyDeposited account-${before}`
+          ])
+          assert.deepStrictEqual(messages.map((m) => (m.payload as { data: { amount?: number } }).data.amount), [undefined, 10, undefined, 20, 30])
+          for (const m of messages) {
+            for (const personal of ["Grace Hopper", "grace@example.org", "Alan Turing", "alan@example.org"]) assert.notInclude(m.text, personal)
+          }
+        }).pipe(Effect.provide(ledger))
+      }).pipe(Effect.scoped), 180_000)
+  })
+})
