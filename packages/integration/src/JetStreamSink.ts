@@ -4,16 +4,17 @@
  * connected, the client reconnects on its own. It ensures its stream (subjects `<prefix>.>`) before the
  * first publish and again after any failure (a broker restarted with an empty store has lost it).
  *
- * A publish sends every message at once (pipelined on the one connection, each awaiting its ack) with
- * `Nats-Msg-Id` = the message id, so the stream drops a republished duplicate within its duplicate window.
+ * A publish sends every message at once, pipelined on the one connection with one reply subscription for
+ * all acknowledgements (see JetStreamPublisher.ts), with `Nats-Msg-Id` = the message id, so the stream drops a republished duplicate within its duplicate window.
  * Each message after the first also expects the previous one to be the stream's last message
  * (`Nats-Expected-Last-Msg-Id`): when one is lost in flight (a broker restart), those behind it are refused
  * rather than stored ahead of it, and the relay's retry republishes them in order. This needs the relay to
  * be the stream's only publisher.
  */
-import { jetstream, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, JetStreamError, jetstreamManager } from "@nats-io/jetstream"
-import { connect, errors, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node"
+import { JetStreamApiCodes, JetStreamApiError, JetStreamError, jetstreamManager } from "@nats-io/jetstream"
+import { connect, errors, nanos, type NatsConnection } from "@nats-io/transport-node"
 import { Duration, Effect, type Scope, Semaphore } from "effect"
+import * as JetStreamPublisher from "./JetStreamPublisher.ts"
 import { type OutboundMessage, type Sink, SinkError } from "./Sink.ts"
 
 export interface JetStreamSinkOptions {
@@ -23,7 +24,7 @@ export interface JetStreamSinkOptions {
   readonly stream: string
   /** Subject prefix: messages go to `<prefix>.<category>.<type>`. */
   readonly prefix: string
-  /** How long to wait for each acknowledgement (default 5 s). */
+  /** A publish fails (`Unavailable`) once no acknowledgement arrived for this long (default 5 s). */
   readonly ackTimeout?: Duration.Input
   /** The stream's de-duplication window when the sink creates it (default 10 minutes). */
   readonly duplicateWindow?: Duration.Input
@@ -31,15 +32,12 @@ export interface JetStreamSinkOptions {
   readonly name?: string
 }
 
-/** JetStream API error code: the stream's last message id was not the expected one. */
-const WRONG_LAST_MSG_ID = 10070
-
 /** Reads a broker failure as a `SinkError`: anything but a refusal of the message itself is an outage. */
 export const classify = (error: unknown, messageId?: string): SinkError => {
   const detail = error instanceof Error ? error.message : String(error)
   const base = { detail, cause: error, ...(messageId === undefined ? {} : { messageId }) }
   if (error instanceof JetStreamApiError) {
-    if (error.code === WRONG_LAST_MSG_ID) return new SinkError({ ...base, reason: "OutOfOrder" })
+    if (error.code === JetStreamPublisher.WRONG_LAST_MSG_ID) return new SinkError({ ...base, reason: "OutOfOrder" })
     // 503: no JetStream responder (restarting, stream lost); 5xx: the server's own trouble.
     return new SinkError({ ...base, reason: error.status >= 500 ? "Unavailable" : "Rejected" })
   }
@@ -54,7 +52,7 @@ export const classify = (error: unknown, messageId?: string): SinkError => {
 
 interface Connected {
   readonly nc: NatsConnection
-  readonly js: JetStreamClient
+  readonly publisher: JetStreamPublisher.Publisher
 }
 
 /** A JetStream sink; its connection (once made) is closed with the scope. */
@@ -66,6 +64,7 @@ export const make = (options: JetStreamSinkOptions): Effect.Effect<Sink, never, 
     const lock = yield* Semaphore.make(1)
     let connected: Connected | undefined
     let ensured = false
+    const subjectOf = (message: OutboundMessage) => `${options.prefix}.${message.subject}`
 
     const connectOnce = Effect.tryPromise({
       try: async (): Promise<Connected> => {
@@ -75,7 +74,7 @@ export const make = (options: JetStreamSinkOptions): Effect.Effect<Sink, never, 
           maxReconnectAttempts: -1,
           reconnectTimeWait: 250
         })
-        return { nc, js: jetstream(nc, { timeout: ackTimeout }) }
+        return { nc, publisher: JetStreamPublisher.make(nc, classify) }
       },
       catch: (error) => classify(error)
     })
@@ -115,33 +114,17 @@ export const make = (options: JetStreamSinkOptions): Effect.Effect<Sink, never, 
       })
     )
 
-    const send = (js: JetStreamClient, messages: ReadonlyArray<OutboundMessage>) =>
+    const send = (publisher: JetStreamPublisher.Publisher, messages: ReadonlyArray<OutboundMessage>) =>
       Effect.callback<void, SinkError>((resume) => {
-        const acks = messages.map((message, index) => {
-          const headers = natsHeaders()
-          for (const [key, value] of Object.entries(message.headers)) headers.set(key, value)
-          const previous = index === 0 ? undefined : messages[index - 1]
-          return js.publish(`${options.prefix}.${message.subject}`, message.payload, {
-            msgID: message.id,
-            headers,
-            timeout: ackTimeout,
-            ...(previous === undefined ? {} : { expect: { lastMsgID: previous.id } })
-          })
-        })
-        // Wait for every ack (or failure) before answering, so a retry never overlaps this attempt.
-        void Promise.allSettled(acks).then((results) => {
-          const index = results.findIndex((r) => r.status === "rejected")
-          const failed = results[index]
-          if (failed === undefined || failed.status !== "rejected") return resume(Effect.void)
-          // The first failure explains the rest: those behind a lost message are refused as out of order.
-          resume(Effect.fail(classify(failed.reason, messages[index]?.id)))
-        })
+        // Waits for every ack (or the timeout) before answering, so a retry never overlaps this attempt.
+        const cancel = publisher.send(messages, subjectOf, ackTimeout, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
+        return Effect.sync(cancel)
       })
 
     const publish = (messages: ReadonlyArray<OutboundMessage>): Effect.Effect<void, SinkError> =>
       messages.length === 0 ? Effect.void : Effect.gen(function*() {
-        const { js } = yield* ready
-        yield* send(js, messages).pipe(Effect.tapError(() =>
+        const { publisher } = yield* ready
+        yield* send(publisher, messages).pipe(Effect.tapError(() =>
           Effect.sync(() => {
             ensured = false
           })

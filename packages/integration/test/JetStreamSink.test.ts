@@ -8,6 +8,7 @@ import { jetstream } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import { JetStreamSink, type Sink } from "../src/index.ts"
+import * as JetStreamPublisher from "../src/JetStreamPublisher.ts"
 import { deleteStream, readStream, SHARED_NATS, unique } from "./Nats.ts"
 
 const message = (id: string): Sink.OutboundMessage => ({
@@ -46,6 +47,29 @@ describe("JetStreamSink", () => {
       assert.deepStrictEqual(stored.map((m) => m.headers["Nats-Msg-Id"]), [m1.id, m2.id, m3.id])
       assert.deepStrictEqual(stored.map((m) => m.subject), [1, 2, 3].map(() => `${prefix}.parcel.ParcelSent`))
     }).pipe(Effect.scoped))
+
+  it.live("a header value with a line break is Rejected before anything is sent; the batch before it is stored", () =>
+    Effect.gen(function*() {
+      const id = unique()
+      const stream = `SINK_${id}`
+      yield* Effect.addFinalizer(() => deleteStream(SHARED_NATS, stream))
+      const sink = yield* JetStreamSink.make({ servers: SHARED_NATS, stream, prefix: `s${id}`, ackTimeout: "2 seconds" })
+      const bad = { ...message(`${id}-2`), headers: { "verity-event-id": "x\r\nInjected: 1" } }
+      const error = yield* Effect.flip(sink.publish([message(`${id}-1`), bad]))
+      assert.strictEqual(error.reason, "Rejected")
+      assert.strictEqual(error.messageId, `${id}-2`)
+      const stored = yield* readStream(SHARED_NATS, stream)
+      assert.deepStrictEqual(stored.map((m) => m.headers["Nats-Msg-Id"]), [`${id}-1`])
+    }).pipe(Effect.scoped))
+
+  it("reads negative acknowledgements as the client's errors are read", () => {
+    assert.strictEqual(JetStreamPublisher.fromAckError({ code: 400, err_code: 10070, description: "wrong last msg ID" }, "m").reason, "OutOfOrder")
+    assert.strictEqual(JetStreamPublisher.fromAckError({ code: 503, description: "no responders" }, "m").reason, "Unavailable")
+    assert.strictEqual(
+      JetStreamPublisher.fromAckError({ code: 400, err_code: 10054, description: "maximum payload exceeded" }, "m").reason,
+      "Rejected"
+    )
+  })
 
   it.live("an unreachable broker is a retryable Unavailable", () =>
     Effect.gen(function*() {

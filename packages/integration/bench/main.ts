@@ -1,0 +1,363 @@
+/**
+ * `node bench/main.ts` (or `./scripts/bench integration`): the relay's benchmark, store -> NATS JetStream.
+ *
+ * One process, a fresh database (DATABASE_URL's server, else an embedded PostgreSQL) and a NATS server of its
+ * own (or NATS_URL), in order:
+ * 1. seed: BENCH_EVENTS events (default 1,000,000) through the store's `appendMany`, 100 per stream;
+ * 2. throughput: a relay starts from the beginning; events/s until its checkpoint covers the store; then
+ *    JetStream is read back and checked: every event once, in the store's order (MATCH / MISMATCH);
+ * 3. lag: appends at a steady BENCH_RATE (2,000 events/s, BENCH_EVENTS_PER_APPEND per append) for
+ *    BENCH_SECONDS (10); an ordered JetStream consumer receives the messages; lag = receipt - the append's
+ *    return (its commit). Messages never received, duplicates and order are checked too.
+ * Exits with status 1 on any MISMATCH. Other settings: BENCH_BATCH (relay batch while catching up, 5000),
+ * BENCH_LIVE_BATCH (500), BENCH_ACK_TIMEOUT_MS (broker ack timeout, 5000), BENCH_PROFILE=1 (V8 CPU
+ * profile of the throughput phase into bench/results/).
+ */
+import { PgClient } from "@effect/sql-pg"
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream"
+import { connect, type NatsConnection } from "@nats-io/transport-node"
+import { Checkpoint, EventStore, PgEventStore } from "@verity/eventstore"
+import { Context, Duration, Effect, FiberSet, Layer, Redacted, Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Inspector from "node:inspector"
+import * as Os from "node:os"
+import { fileURLToPath } from "node:url"
+import { JetStreamSink, Relay } from "../src/index.ts"
+import { contractFor } from "../test/support/Parcels.ts"
+import * as Servers from "./Servers.ts"
+
+const int = (name: string, fallback: number) => {
+  const raw = process.env[name]
+  if (raw === undefined || raw.trim() === "") return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value <= 0) {
+    process.stderr.write(`${name} must be a positive number, got ${JSON.stringify(raw)}\n`)
+    process.exit(2)
+  }
+  return Math.floor(value)
+}
+const env = (name: string) => (process.env[name] === undefined || process.env[name] === "" ? undefined : process.env[name])
+
+const config = {
+  events: int("BENCH_EVENTS", 1_000_000),
+  batch: int("BENCH_BATCH", 5_000),
+  liveBatch: int("BENCH_LIVE_BATCH", 500),
+  rate: int("BENCH_RATE", 2_000),
+  seconds: int("BENCH_SECONDS", 10),
+  eventsPerAppend: int("BENCH_EVENTS_PER_APPEND", 10),
+  ackTimeout: Duration.millis(int("BENCH_ACK_TIMEOUT_MS", 5_000))
+}
+const CATEGORY = "parcel"
+const PER_STREAM = 100
+const STREAM = "RELAY_BENCH"
+const PREFIX = "bench"
+
+const progress = (line: string) => Effect.sync(() => process.stderr.write(`[bench] ${line}\n`))
+
+const newEvent = (n: number) => ({ eventId: crypto.randomUUID(), type: "Sent", data: { n }, metadata: { correlationId: "bench" } })
+
+/** BENCH_EVENTS events, PER_STREAM per stream, written 25 per stream x 200 streams per `appendMany`. */
+const seed = Effect.gen(function*() {
+  const store = yield* EventStore
+  const streams = Math.ceil(config.events / PER_STREAM)
+  const writes: Array<Array<{ stream: string; count: number; from: number }>> = []
+  for (let round = 0; round < PER_STREAM / 25; round++) {
+    for (let s = 0; s < streams; s += 200) {
+      const group: Array<{ stream: string; count: number; from: number }> = []
+      for (let i = s; i < Math.min(streams, s + 200); i++) {
+        const total = Math.min(PER_STREAM, config.events - i * PER_STREAM)
+        const count = Math.max(0, Math.min(25, total - round * 25))
+        if (count > 0) group.push({ stream: `${CATEGORY}-${i}`, count, from: round * 25 })
+      }
+      if (group.length > 0) writes.push(group)
+    }
+  }
+  const started = performance.now()
+  let written = 0
+  yield* Effect.forEach(writes, (group) =>
+    store.appendMany(group.map((w) => ({
+      stream: w.stream,
+      expected: "any" as const,
+      events: Array.from({ length: w.count }, (_, k) => newEvent(w.from + k))
+    }))).pipe(
+      Effect.orDie,
+      Effect.tap(() => {
+        const before = written
+        written += group.reduce((a, w) => a + w.count, 0)
+        return Math.floor(written / 200_000) > Math.floor(before / 200_000) ? progress(`  seeded ${written}`) : Effect.void
+      })
+    ), { concurrency: 2, discard: true })
+  const seconds = (performance.now() - started) / 1_000
+  yield* progress(`seeded ${written} events in ${seconds.toFixed(1)} s (${Math.round(written / seconds)} events/s)`)
+  // VACUUM too: an autovacuum of the fresh million rows would otherwise run during the measurements.
+  yield* (yield* PgClient.PgClient)`VACUUM (ANALYZE) verity.events`.pipe(Effect.orDie)
+  return { events: written, seconds }
+})
+
+/** The ids of the category's events in the store's (commit-safe) order, after `from`. */
+const storedIds = (from: Checkpoint.Checkpoint) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const ids: Array<string> = []
+    let at = from
+    while (true) {
+      const page = yield* store.readAll({ from: at, limit: 20_000, categories: [CATEGORY], types: ["Sent"] }).pipe(Effect.orDie)
+      for (const e of page.events) ids.push(e.eventId)
+      if (page.events.length === 0) return ids
+      at = page.checkpoint
+    }
+  })
+
+/** Reads the stream's message ids (headers only) from `fromSeq` on with an ordered consumer, until `count`. */
+const readIds = (nc: NatsConnection, fromSeq: number, count: number) =>
+  Effect.promise(async () => {
+    const consumer = await jetstream(nc).consumers.get(STREAM, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: fromSeq,
+      headers_only: true
+    })
+    const ids: Array<string> = []
+    if (count === 0) return ids
+    const messages = await consumer.consume({ max_messages: 10_000 })
+    for await (const m of messages) {
+      ids.push(m.headers?.get("Nats-Msg-Id") ?? "")
+      if (ids.length >= count) break
+    }
+    await messages.close()
+    return ids
+  })
+
+interface Check {
+  readonly expected: number
+  readonly received: number
+  readonly missing: number
+  readonly duplicates: number
+  readonly outOfOrder: number
+  readonly match: boolean
+}
+
+const check = (expected: ReadonlyArray<string>, received: ReadonlyArray<string>): Check => {
+  const want = new Set(expected)
+  const seen = new Set<string>()
+  let duplicates = 0
+  for (const id of received) {
+    if (seen.has(id)) duplicates++
+    seen.add(id)
+  }
+  let missing = 0
+  for (const id of want) if (!seen.has(id)) missing++
+  let outOfOrder = 0
+  for (let i = 0; i < Math.max(expected.length, received.length); i++) if (expected[i] !== received[i]) outOfOrder++
+  return {
+    expected: expected.length,
+    received: received.length,
+    missing,
+    duplicates,
+    outOfOrder,
+    match: missing === 0 && duplicates === 0 && outOfOrder === 0 && expected.length === received.length
+  }
+}
+
+const profiled = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+  if (process.env["BENCH_PROFILE"] !== "1") return effect
+  const session = new Inspector.Session()
+  const post = (method: string) =>
+    Effect.callback<unknown>((resume) => {
+      session.post(method, (error, result) => resume(error === null ? Effect.succeed(result) : Effect.die(error)))
+    })
+  return Effect.gen(function*() {
+    session.connect()
+    yield* post("Profiler.enable")
+    yield* post("Profiler.start")
+    const result = yield* effect
+    const { profile } = (yield* post("Profiler.stop")) as { readonly profile: unknown }
+    session.disconnect()
+    const file = fileURLToPath(new URL("./results/relay-throughput.cpuprofile", import.meta.url))
+    Fs.mkdirSync(fileURLToPath(new URL("./results/", import.meta.url)), { recursive: true })
+    Fs.writeFileSync(file, JSON.stringify(profile))
+    yield* progress(`CPU profile: ${file}`)
+    return result
+  })
+}
+
+const startRelay = (natsUrl: string, scope: Scope.Scope, owner: string) =>
+  Effect.gen(function*() {
+    const sink = yield* JetStreamSink.make({ servers: natsUrl, stream: STREAM, prefix: PREFIX, ackTimeout: config.ackTimeout }).pipe(
+      Scope.provide(scope)
+    )
+    const context = yield* Layer.buildWithScope(
+      Relay.layer({
+        name: "relay_bench",
+        contracts: [contractFor(CATEGORY)],
+        sink,
+        runtime: { owner, batchSize: config.liveBatch, rebuildBatchSize: config.batch, pollInterval: "500 millis" }
+      }),
+      scope
+    ).pipe(Effect.orDie)
+    return Context.get(context, Relay.Relay)
+  })
+
+const throughput = (natsUrl: string, nc: NatsConnection) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const horizon = yield* store.horizon.pipe(Effect.orDie)
+    const scope = yield* Scope.make()
+    const started = performance.now()
+    const cpu = process.cpuUsage()
+    const relay = yield* startRelay(natsUrl, scope, "bench-throughput")
+    yield* profiled(relay.projections.waitFor(relay.name, horizon.checkpoint, "60 minutes").pipe(Effect.orDie))
+    const seconds = (performance.now() - started) / 1_000
+    const used = process.cpuUsage(cpu)
+    yield* Scope.close(scope, Effect.void as never)
+    yield* progress(`relayed ${config.events} events in ${seconds.toFixed(1)} s = ${Math.round(config.events / seconds)} events/s`)
+    const expected = yield* storedIds(Checkpoint.start)
+    const received = yield* readIds(nc, 1, expected.length)
+    const result = check(expected, received)
+    yield* progress(`throughput check: ${result.match ? "MATCH" : "MISMATCH"} ${JSON.stringify(result)}`)
+    return { seconds, eventsPerSecond: config.events / seconds, nodeCpuSeconds: (used.user + used.system) / 1e6, check: result }
+  })
+
+const percentile = (sorted: ReadonlyArray<number>, q: number) =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
+
+const lag = (natsUrl: string, nc: NatsConnection) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const horizon = yield* store.horizon.pipe(Effect.orDie)
+    const jsm = yield* Effect.promise(() => jetstreamManager(nc))
+    const lastSeq = (yield* Effect.promise(() => jsm.streams.info(STREAM))).state.last_seq
+    const scope = yield* Scope.make()
+    const relay = yield* startRelay(natsUrl, scope, "bench-lag")
+    yield* relay.projections.waitFor(relay.name, horizon.checkpoint, "60 seconds").pipe(Effect.orDie)
+
+    // The subscriber: an ordered consumer from the first message after the throughput phase.
+    const committedAt = new Map<string, number>()
+    const receivedAt = new Map<string, number>()
+    const received: Array<string> = []
+    const consumer = yield* Effect.promise(() =>
+      jetstream(nc).consumers.get(STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1, headers_only: true })
+    )
+    const messages = yield* Effect.promise(() => consumer.consume({ max_messages: 1_000 }))
+    const consuming = (async () => {
+      for await (const m of messages) {
+        const id = m.headers?.get("Nats-Msg-Id") ?? ""
+        if (!receivedAt.has(id)) receivedAt.set(id, performance.now())
+        received.push(id)
+      }
+    })()
+
+    const appends = yield* FiberSet.make<void>()
+    const interval = (1_000 * config.eventsPerAppend) / config.rate
+    const streams = Math.ceil(config.events / PER_STREAM)
+    const start = performance.now()
+    const end = start + config.seconds * 1_000
+    let appended = 0
+    for (let n = 0;; n++) {
+      const due = start + n * interval
+      if (due >= end) break
+      const wait = due - performance.now()
+      if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+      const events = Array.from({ length: config.eventsPerAppend }, (_, k) => newEvent(n * config.eventsPerAppend + k))
+      appended += events.length
+      yield* FiberSet.run(
+        appends,
+        store.append(`${CATEGORY}-${(n * 7919) % streams}`, "any", events).pipe(
+          Effect.orDie,
+          Effect.tap(() =>
+            Effect.sync(() => {
+              const now = performance.now()
+              for (const e of events) committedAt.set(e.eventId, now)
+            })
+          )
+        )
+      )
+    }
+    yield* FiberSet.awaitEmpty(appends)
+    const achievedRate = appended / ((performance.now() - start) / 1_000)
+    // Grace for the last messages: up to 10 s after the last commit.
+    const graceEnd = performance.now() + 10_000
+    while (receivedAt.size < appended && performance.now() < graceEnd) yield* Effect.sleep("20 millis")
+    yield* Effect.sleep("200 millis") // a late duplicate would show up here
+    yield* Effect.promise(() => messages.close().then(() => consuming))
+    yield* Scope.close(scope, Effect.void as never)
+
+    const lags: Array<number> = []
+    for (const [id, at] of committedAt) {
+      const got = receivedAt.get(id)
+      if (got !== undefined) lags.push(Math.max(0, got - at))
+    }
+    lags.sort((a, b) => a - b)
+    const expected = yield* storedIds(horizon.checkpoint)
+    const result = check(expected, received)
+    const row = {
+      targetRate: config.rate,
+      achievedRate,
+      events: appended,
+      p50Ms: percentile(lags, 0.5),
+      p95Ms: percentile(lags, 0.95),
+      p99Ms: percentile(lags, 0.99),
+      maxMs: lags[lags.length - 1] ?? 0,
+      neverReceived: result.missing,
+      check: result
+    }
+    yield* progress(`lag: ${JSON.stringify(row)}`)
+    return row
+  })
+
+const n = (x: number) => Math.round(x).toLocaleString("en-US")
+const ms = (x: number) => x.toFixed(1)
+
+const program = Effect.gen(function*() {
+  const databaseUrl = yield* Servers.database(env("DATABASE_URL"))
+  const server = yield* Servers.nats(env("NATS_URL"))
+  const natsUrl = server.url
+  yield* progress(`database ${new URL(databaseUrl).pathname.slice(1)}, NATS ${natsUrl}`)
+  const nc = yield* Effect.acquireRelease(Effect.promise(() => connect({ servers: natsUrl })), (c) => Effect.promise(() => c.close()))
+  const results = yield* Effect.gen(function*() {
+    const seeded = yield* seed
+    const natsCpu = server.cpuSeconds()
+    const relayed = { ...(yield* throughput(natsUrl, nc)), natsCpuSeconds: server.cpuSeconds() - natsCpu }
+    const lagged = yield* lag(natsUrl, nc)
+    return { seeded, relayed, lagged }
+  }).pipe(
+    Effect.provide(PgEventStore.layer().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 10 }))))
+  )
+  const { seeded, relayed, lagged } = results
+  const cpus = Os.cpus()
+  const out = [
+    `## Relay: event store -> NATS JetStream`,
+    ``,
+    `${Os.availableParallelism()} cores (${cpus[0]?.model.trim() ?? "unknown"}), Node ${process.version}, ${Servers.natsVersion()}, PostgreSQL ${
+      env("DATABASE_URL") === undefined ? "embedded" : "DATABASE_URL"
+    }; seeded ${n(seeded.events)} events in ${seeded.seconds.toFixed(1)} s.`,
+    ``,
+    `| store size | events/s | seconds | Node CPU s | nats-server CPU s | batch size | in flight | broker ack timeout | check |`,
+    `|---:|---:|---:|---:|---:|---:|---:|---|---|`,
+    `| ${n(seeded.events)} | ${n(relayed.eventsPerSecond)} | ${relayed.seconds.toFixed(1)} | ${relayed.nodeCpuSeconds.toFixed(1)} | ${
+      relayed.natsCpuSeconds.toFixed(1)
+    } | ${n(config.batch)} | ${n(config.batch)} (one batch) | ${Duration.toMillis(config.ackTimeout)} ms | ${
+      relayed.check.match ? "MATCH" : "MISMATCH"
+    } (${n(relayed.check.received)} received, ${n(relayed.check.missing)} missing, ${n(relayed.check.duplicates)} duplicates, ${
+      n(relayed.check.outOfOrder)
+    } out of order) |`,
+    ``,
+    `Lag: append commit -> message received by an ordered JetStream consumer (live batch ${config.liveBatch}, ${config.eventsPerAppend} events per append).`,
+    ``,
+    `| target rate | achieved | seconds | events | p50 ms | p95 ms | p99 ms | max ms | never received | check |`,
+    `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`,
+    `| ${n(lagged.targetRate)}/s | ${n(lagged.achievedRate)}/s | ${config.seconds} | ${n(lagged.events)} | ${ms(lagged.p50Ms)} | ${
+      ms(lagged.p95Ms)
+    } | ${ms(lagged.p99Ms)} | ${ms(lagged.maxMs)} | ${n(lagged.neverReceived)} | ${lagged.check.match ? "MATCH" : "MISMATCH"} |`,
+    ``
+  ]
+  process.stdout.write(out.join("\n"))
+  return relayed.check.match && lagged.check.match
+})
+
+Effect.runPromise(Effect.scoped(program)).then(
+  (ok) => process.exit(ok ? 0 : 1),
+  (error) => {
+    process.stderr.write(`${String(error)}\n`)
+    process.exit(1)
+  }
+)
