@@ -65,8 +65,18 @@ forEachDatabase((target) => {
     it.layer(shopLayer(target))("runner", (it) => {
       it.effect("every checked-out cart gets exactly one order with its lines and total", () =>
         Effect.gen(function*() {
-          const checkedOut = yield* Effect.forEach([1, 2, 3, 4, 5], checkedOutCart, { concurrency: 3 })
-          for (const { checkpoint } of checkedOut) yield* waitFor(CheckoutProcess.NAME, checkpoint)
+          // Each phase is bounded on its own, so a stuck one is named instead of running into the test's timeout.
+          const checkedOut = yield* Effect.forEach([1, 2, 3, 4, 5], checkedOutCart, { concurrency: 3 }).pipe(
+            Effect.timeoutOrElse({ duration: "40 seconds", orElse: () => Effect.die(new Error("checking out five carts took over 40 s")) })
+          )
+          for (const { checkpoint } of checkedOut) {
+            yield* waitFor(CheckoutProcess.NAME, checkpoint).pipe(
+              Effect.timeoutOrElse({
+                duration: "35 seconds",
+                orElse: () => Effect.die(new Error(`the checkout process did not reach ${checkpoint}`))
+              })
+            )
+          }
           const carts = checkedOut.map((c) => c.cartId)
           const checkoutEvents = yield* checkouts
           for (const cartId of carts) {
