@@ -21,6 +21,8 @@ import * as ServerProcess from "./support/ServerProcess.ts"
 const TOKEN = "nats-writer-token-0123456789"
 const READER = "nats-reader-token-0123456789"
 const REPO = fileURLToPath(new URL("../../..", import.meta.url))
+/** The Node 22 the repository installs (the README's commands name it: the machine's `node` may be older). */
+const NODE = "node_modules/.bin/node"
 
 const call = (url: string, method: "GET" | "POST", body?: unknown) =>
   Effect.promise(async () => {
@@ -38,7 +40,7 @@ const call = (url: string, method: "GET" | "POST", body?: unknown) =>
 const example = (args: ReadonlyArray<string>) =>
   Effect.promise(() =>
     new Promise<{ readonly code: number; readonly stdout: string; readonly stderr: string }>((resolve) => {
-      execFile(process.execPath, ["packages/integration/examples/command.ts", ...args], {
+      execFile(NODE, ["packages/integration/examples/command.ts", ...args], {
         cwd: REPO,
         env: { ...ServerProcess.cleanEnv(), NATS_URL: SHARED_NATS },
         timeout: 30_000
@@ -60,59 +62,67 @@ const send = <C extends { readonly _tag: string }>(nc: NatsConnection, subject: 
 
 forEachDatabase((target) => {
   describe("commands over NATS in the API", () => {
-    it.live("a deposit over NATS with a token is applied and visible over HTTP; missing or weak tokens are typed refusals", () =>
-      Effect.gen(function*() {
-        const id = unique()
-        const prefix = `cmd${id}`
-        const stream = `APICMD_${id}`
-        yield* Effect.addFinalizer(() => deleteStream(SHARED_NATS, stream))
-        const env = {
-          DATABASE_URL: yield* TestDatabase.freshDatabaseUrl(target),
-          VERITY_MASTER_KEYS: MasterKeys.generate("nc1"),
-          VERITY_API_TOKENS: `ops:${TOKEN}:read,write,admin;viewer:${READER}:read`,
-          NATS_URL: SHARED_NATS,
-          VERITY_COMMANDS_PREFIX: prefix,
-          VERITY_RELAY_STREAM: stream,
-          VERITY_RELAY_PREFIX: `rel${id}`
-        }
-        const server = yield* Effect.acquireRelease(Effect.promise(() => ServerProcess.start(env)), (s) => Effect.promise(() => s.stop()))
-        const nc = yield* Effect.acquireRelease(Effect.promise(() => connect({ servers: SHARED_NATS })), (c) => Effect.promise(() => c.close()))
-        const subject = `${prefix}.commands.account`
-        const balance = (accountId: string, position: string) =>
-          Effect.map(call(`${server.url}/accounts/${accountId}?waitForPosition=${position}`, "GET"), (r) => r.body.balance as number)
+    it.live(
+      "a deposit over NATS with a token is applied and visible over HTTP; missing or weak tokens are typed refusals",
+      () =>
+        Effect.gen(function*() {
+          const id = unique()
+          const prefix = `cmd${id}`
+          const stream = `APICMD_${id}`
+          yield* Effect.addFinalizer(() => deleteStream(SHARED_NATS, stream))
+          const env = {
+            DATABASE_URL: yield* TestDatabase.freshDatabaseUrl(target),
+            VERITY_MASTER_KEYS: MasterKeys.generate("nc1"),
+            VERITY_API_TOKENS: `ops:${TOKEN}:read,write,admin;viewer:${READER}:read`,
+            NATS_URL: SHARED_NATS,
+            VERITY_COMMANDS_PREFIX: prefix,
+            VERITY_RELAY_STREAM: stream,
+            VERITY_RELAY_PREFIX: `rel${id}`
+          }
+          const server = yield* Effect.acquireRelease(Effect.promise(() => ServerProcess.start(env)), (s) => Effect.promise(() => s.stop()))
+          const nc = yield* Effect.acquireRelease(Effect.promise(() => connect({ servers: SHARED_NATS })), (c) => Effect.promise(() => c.close()))
+          const subject = `${prefix}.commands.account`
+          const balance = (accountId: string, position: string) =>
+            Effect.map(call(`${server.url}/accounts/${accountId}?waitForPosition=${position}`, "GET"), (r) => r.body.balance as number)
 
-        const opened = yield* call(`${server.url}/accounts`, "POST", { holderName: "Ada Lovelace", holderEmail: "ada@example.com", currency: "EUR" })
-        assert.strictEqual(opened.status, 201, JSON.stringify(opened.body))
-        const accountId = opened.body.accountId as string
+          const opened = yield* call(`${server.url}/accounts`, "POST", {
+            holderName: "Ada Lovelace",
+            holderEmail: "ada@example.com",
+            currency: "EUR"
+          })
+          assert.strictEqual(opened.status, 201, JSON.stringify(opened.body))
+          const accountId = opened.body.accountId as string
 
-        const result = yield* send(nc, subject, deposit(accountId, 2500), TOKEN)
-        assert.strictEqual(result.version, 2)
-        assert.strictEqual(result.positions.length, 1)
-        assert.strictEqual(yield* balance(accountId, result.positions[0]!), 2500)
+          const result = yield* send(nc, subject, deposit(accountId, 2500), TOKEN)
+          assert.strictEqual(result.version, 2)
+          assert.strictEqual(result.positions.length, 1)
+          assert.strictEqual(yield* balance(accountId, result.positions[0]!), 2500)
 
-        const anonymous = yield* send(nc, subject, deposit(accountId, 1), "").pipe(Effect.flip)
-        assert.strictEqual(anonymous._tag, "Unauthorized")
-        const viewer = yield* send(nc, subject, deposit(accountId, 1), READER).pipe(Effect.flip)
-        assert.deepInclude(viewer, { _tag: "Forbidden", requiredScope: "write" })
-        const overdraft = yield* send(nc, subject, Account.Withdraw.make({ accountId, amount: 999_999, currency: "EUR", at: Date.now() }), TOKEN)
-          .pipe(Effect.flip)
-        assert.instanceOf(overdraft, Account.InsufficientFunds)
+          const anonymous = yield* send(nc, subject, deposit(accountId, 1), "").pipe(Effect.flip)
+          assert.strictEqual(anonymous._tag, "Unauthorized")
+          const viewer = yield* send(nc, subject, deposit(accountId, 1), READER).pipe(Effect.flip)
+          assert.deepInclude(viewer, { _tag: "Forbidden", requiredScope: "write" })
+          const overdraft = yield* send(nc, subject, Account.Withdraw.make({ accountId, amount: 999_999, currency: "EUR", at: Date.now() }), TOKEN)
+            .pipe(Effect.flip)
+          assert.instanceOf(overdraft, Account.InsufficientFunds)
 
-        // The README's example, as a process: the reply as on the wire; the retry answers the original.
-        const payload = JSON.stringify({ _tag: "Deposit", accountId, amount: 100, currency: "EUR", at: Date.now() })
-        const first = yield* example([subject, payload, "--token", TOKEN, "--idempotency-key", "dep-42"])
-        assert.strictEqual(first.code, 0, first.stderr)
-        const reply = JSON.parse(first.stdout)
-        assert.deepInclude(reply, { ok: true })
-        assert.strictEqual(reply.result.version, 3)
-        const again = yield* example([subject, payload, "--token", TOKEN, "--idempotency-key", "dep-42"])
-        assert.strictEqual(again.code, 0, again.stderr)
-        assert.deepStrictEqual(JSON.parse(again.stdout).result.positions, reply.result.positions)
-        const refused = yield* example([subject, payload])
-        assert.strictEqual(refused.code, 1, refused.stderr)
-        assert.strictEqual(JSON.parse(refused.stdout).error._tag, "Unauthorized")
+          // The README's example, as a process: the reply as on the wire; the retry answers the original.
+          const payload = JSON.stringify({ _tag: "Deposit", accountId, amount: 100, currency: "EUR", at: Date.now() })
+          const first = yield* example([subject, payload, "--token", TOKEN, "--idempotency-key", "dep-42"])
+          assert.strictEqual(first.code, 0, first.stderr)
+          const reply = JSON.parse(first.stdout)
+          assert.deepInclude(reply, { ok: true })
+          assert.strictEqual(reply.result.version, 3)
+          const again = yield* example([subject, payload, "--token", TOKEN, "--idempotency-key", "dep-42"])
+          assert.strictEqual(again.code, 0, again.stderr)
+          assert.deepStrictEqual(JSON.parse(again.stdout).result.positions, reply.result.positions)
+          const refused = yield* example([subject, payload])
+          assert.strictEqual(refused.code, 1, refused.stderr)
+          assert.strictEqual(JSON.parse(refused.stdout).error._tag, "Unauthorized")
 
-        assert.strictEqual(yield* balance(accountId, reply.result.positions[0]), 2600)
-      }).pipe(Effect.scoped), { timeout: 180_000 })
+          assert.strictEqual(yield* balance(accountId, reply.result.positions[0]), 2600)
+        }).pipe(Effect.scoped),
+      { timeout: 180_000 }
+    )
   })
 })

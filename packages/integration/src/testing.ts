@@ -105,8 +105,7 @@ export const bindAmqpQueue = (url: string, exchange: string, queue: string, pref
   )
 
 /** Messages ready in `queue`. */
-export const countAmqpMessages = (url: string, queue: string) =>
-  withChannel(url, async (channel) => (await channel.checkQueue(queue)).messageCount)
+export const countAmqpMessages = (url: string, queue: string) => withChannel(url, async (channel) => (await channel.checkQueue(queue)).messageCount)
 
 /** Takes every message in `queue`, in queue order. */
 export const drainAmqpQueue = (url: string, queue: string) =>

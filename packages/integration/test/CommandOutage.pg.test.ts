@@ -47,17 +47,26 @@ forEachDatabase((target) => {
           Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 2 }))
         )
         yield* Effect.gen(function*() {
-          const service = yield* Effect.acquireRelease(Effect.promise(() => connect({ servers: SHARED_NATS })), (nc) => Effect.promise(() => nc.close()))
+          const service = yield* Effect.acquireRelease(Effect.promise(() => connect({ servers: SHARED_NATS })), (nc) =>
+            Effect.promise(() => nc.close()))
           yield* CommandService.serve(service, {
             prefix,
             routes: [CommandService.route(counters.registrations[0], { rejection: NotPositive })],
-            authorize: (token) => token === WRITER ? Option.some(writer) : Option.none()
+            authorize: (token) =>
+              token === WRITER ? Option.some(writer) : Option.none()
           })
-          const client = yield* Effect.acquireRelease(Effect.promise(() => connect({ servers: SHARED_NATS })), (nc) => Effect.promise(() => nc.close()))
+          const client = yield* Effect.acquireRelease(
+            Effect.promise(() => connect({ servers: SHARED_NATS })),
+            (nc) => Effect.promise(() => nc.close())
+          )
           const subject = CommandReply.subjectOf(prefix, category)
           const counterId = crypto.randomUUID()
           const send = (by: number) =>
-            CommandClient.send(client, subject, { _tag: "Increment", counterId, by }, { token: WRITER, idempotencyKey: `k-${by}`, timeout: "20 seconds" })
+            CommandClient.send(client, subject, { _tag: "Increment", counterId, by }, {
+              token: WRITER,
+              idempotencyKey: `k-${by}`,
+              timeout: "20 seconds"
+            })
 
           // The store works: the first command appends.
           assert.strictEqual((yield* send(1)).version, 1)
