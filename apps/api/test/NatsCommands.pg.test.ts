@@ -13,7 +13,7 @@ import { MasterKeys } from "@verity/eventstore"
 import { CommandClient } from "@verity/integration"
 import { deleteStream, SHARED_NATS, unique } from "@verity/integration/testing"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
-import { Effect, Schedule } from "effect"
+import { Effect, Schedule, Schema } from "effect"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import * as ServerProcess from "./support/ServerProcess.ts"
@@ -48,7 +48,8 @@ const example = (args: ReadonlyArray<string>) =>
     })
   )
 
-const deposit = (accountId: string, amount: number) => Account.Deposit.make({ accountId, amount, currency: "EUR", at: Date.now() })
+const deposit = (accountId: string, amount: number) =>
+  Schema.decodeUnknownSync(Account.Deposit)({ _tag: "Deposit", accountId, amount, currency: "EUR", at: Date.now() })
 
 /** Sends `command` once the API's service has subscribed (it connects in the background after start). */
 const send = <C extends { readonly _tag: string }>(nc: NatsConnection, subject: string, command: C, token: string) =>
@@ -59,6 +60,9 @@ const send = <C extends { readonly _tag: string }>(nc: NatsConnection, subject: 
       times: 300
     })
   )
+
+const withdraw = (accountId: string, amount: number) =>
+  Schema.decodeUnknownSync(Account.Withdraw)({ _tag: "Withdraw", accountId, amount, currency: "EUR", at: Date.now() })
 
 forEachDatabase((target) => {
   describe("commands over NATS in the API", () => {
@@ -102,7 +106,12 @@ forEachDatabase((target) => {
           assert.strictEqual(anonymous._tag, "Unauthorized")
           const viewer = yield* send(nc, subject, deposit(accountId, 1), READER).pipe(Effect.flip)
           assert.deepInclude(viewer, { _tag: "Forbidden", requiredScope: "write" })
-          const overdraft = yield* send(nc, subject, Account.Withdraw.make({ accountId, amount: 999_999, currency: "EUR", at: Date.now() }), TOKEN)
+          const overdraft = yield* send(
+            nc,
+            subject,
+            withdraw(accountId, 999_999),
+            TOKEN
+          )
             .pipe(Effect.flip)
           assert.instanceOf(overdraft, Account.InsufficientFunds)
 
