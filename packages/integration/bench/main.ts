@@ -8,7 +8,10 @@
  *    JetStream is read back and checked: every event once, in the store's order (MATCH / MISMATCH);
  * 3. lag: appends at a steady BENCH_RATE (2,000 events/s, BENCH_EVENTS_PER_APPEND per append) for
  *    BENCH_SECONDS (10); an ordered JetStream consumer receives the messages; lag = receipt - the append's
- *    return (its commit). Messages never received, duplicates and order are checked too.
+ *    return (its commit). Messages never received, duplicates and order are checked too. At the same time an
+ *    `Inbox` (bench/Inbox.ts) consumes the stream, one row per event in its handler's transaction; inbox
+ *    lag = that transaction's commit - the append's return, with what it sustained (events/s), events never
+ *    handled and effects applied twice (a MISMATCH when not every event was handled exactly once).
  * Exits with status 1 on any MISMATCH. Other settings: BENCH_BATCH (relay batch while catching up, 5000),
  * BENCH_LIVE_BATCH (500), BENCH_ACK_TIMEOUT_MS (broker ack timeout, 5000), BENCH_PROFILE=1 (V8 CPU
  * profile of the throughput phase into bench/results/).
@@ -18,12 +21,12 @@ import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { Checkpoint, EventStore, PgEventStore } from "@verity/eventstore"
 import { Context, Duration, Effect, FiberSet, Layer, Redacted, Scope } from "effect"
-import * as Fs from "node:fs"
-import * as Inspector from "node:inspector"
 import * as Os from "node:os"
-import { fileURLToPath } from "node:url"
 import { JetStreamSink, Relay } from "../src/index.ts"
 import { contractFor } from "../test/support/Parcels.ts"
+import { check, percentile, profiled } from "./Checks.ts"
+import { startInbox } from "./Inbox.ts"
+import { CATEGORY, PREFIX, STREAM } from "./Names.ts"
 import * as Servers from "./Servers.ts"
 
 const int = (name: string, fallback: number) => {
@@ -47,10 +50,7 @@ const config = {
   eventsPerAppend: int("BENCH_EVENTS_PER_APPEND", 10),
   ackTimeout: Duration.millis(int("BENCH_ACK_TIMEOUT_MS", 5_000))
 }
-const CATEGORY = "parcel"
 const PER_STREAM = 100
-const STREAM = "RELAY_BENCH"
-const PREFIX = "bench"
 
 const progress = (line: string) => Effect.sync(() => process.stderr.write(`[bench] ${line}\n`))
 
@@ -127,59 +127,6 @@ const readIds = (nc: NatsConnection, fromSeq: number, count: number) =>
     return ids
   })
 
-interface Check {
-  readonly expected: number
-  readonly received: number
-  readonly missing: number
-  readonly duplicates: number
-  readonly outOfOrder: number
-  readonly match: boolean
-}
-
-const check = (expected: ReadonlyArray<string>, received: ReadonlyArray<string>): Check => {
-  const want = new Set(expected)
-  const seen = new Set<string>()
-  let duplicates = 0
-  for (const id of received) {
-    if (seen.has(id)) duplicates++
-    seen.add(id)
-  }
-  let missing = 0
-  for (const id of want) if (!seen.has(id)) missing++
-  let outOfOrder = 0
-  for (let i = 0; i < Math.max(expected.length, received.length); i++) if (expected[i] !== received[i]) outOfOrder++
-  return {
-    expected: expected.length,
-    received: received.length,
-    missing,
-    duplicates,
-    outOfOrder,
-    match: missing === 0 && duplicates === 0 && outOfOrder === 0 && expected.length === received.length
-  }
-}
-
-const profiled = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
-  if (process.env["BENCH_PROFILE"] !== "1") return effect
-  const session = new Inspector.Session()
-  const post = (method: string) =>
-    Effect.callback<unknown>((resume) => {
-      session.post(method, (error, result) => resume(error === null ? Effect.succeed(result) : Effect.die(error)))
-    })
-  return Effect.gen(function*() {
-    session.connect()
-    yield* post("Profiler.enable")
-    yield* post("Profiler.start")
-    const result = yield* effect
-    const { profile } = (yield* post("Profiler.stop")) as { readonly profile: unknown }
-    session.disconnect()
-    const file = fileURLToPath(new URL("./results/relay-throughput.cpuprofile", import.meta.url))
-    Fs.mkdirSync(fileURLToPath(new URL("./results/", import.meta.url)), { recursive: true })
-    Fs.writeFileSync(file, JSON.stringify(profile))
-    yield* progress(`CPU profile: ${file}`)
-    return result
-  })
-}
-
 const startRelay = (natsUrl: string, scope: Scope.Scope, owner: string) =>
   Effect.gen(function*() {
     const sink = yield* JetStreamSink.make({ servers: natsUrl, stream: STREAM, prefix: PREFIX, ackTimeout: config.ackTimeout }).pipe(
@@ -217,9 +164,6 @@ const throughput = (natsUrl: string, nc: NatsConnection) =>
     return { seconds, eventsPerSecond: config.events / seconds, nodeCpuSeconds: (used.user + used.system) / 1e6, check: result }
   })
 
-const percentile = (sorted: ReadonlyArray<number>, q: number) =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
-
 const lag = (natsUrl: string, nc: NatsConnection) =>
   Effect.gen(function*() {
     const store = yield* EventStore
@@ -238,6 +182,8 @@ const lag = (natsUrl: string, nc: NatsConnection) =>
       jetstream(nc).consumers.get(STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1, headers_only: true })
     )
     const messages = yield* Effect.promise(() => consumer.consume({ max_messages: 1_000 }))
+    const inbox = yield* startInbox(natsUrl, jsm, lastSeq + 1, scope)
+    const inboxAt = inbox.committedAt
     const consuming = (async () => {
       for await (const m of messages) {
         const id = m.headers?.get("Nats-Msg-Id") ?? ""
@@ -274,19 +220,29 @@ const lag = (natsUrl: string, nc: NatsConnection) =>
     }
     yield* FiberSet.awaitEmpty(appends)
     const achievedRate = appended / ((performance.now() - start) / 1_000)
-    // Grace for the last messages: up to 10 s after the last commit.
-    const graceEnd = performance.now() + 10_000
-    while (receivedAt.size < appended && performance.now() < graceEnd) yield* Effect.sleep("20 millis")
+    // Grace for the last messages: up to 10 s after the last commit for the subscriber, 60 s for the inbox
+    // (which may fall behind the rate and work off a backlog).
+    const lastCommit = performance.now()
+    while (receivedAt.size < appended && performance.now() < lastCommit + 10_000) yield* Effect.sleep("20 millis")
+    while (inboxAt.size < appended && performance.now() < lastCommit + 60_000) yield* Effect.sleep("20 millis")
     yield* Effect.sleep("200 millis") // a late duplicate would show up here
+    const inboxStatus = yield* inbox.status
+    if (inboxAt.size < appended) yield* progress(`inbox behind: ${JSON.stringify(inboxStatus)}`)
     yield* Effect.promise(() => messages.close().then(() => consuming))
     yield* Scope.close(scope, Effect.void as never)
 
-    const lags: Array<number> = []
-    for (const [id, at] of committedAt) {
-      const got = receivedAt.get(id)
-      if (got !== undefined) lags.push(Math.max(0, got - at))
+    const lagsTo = (arrived: ReadonlyMap<string, number>) => {
+      const lags: Array<number> = []
+      for (const [id, at] of committedAt) {
+        const got = arrived.get(id)
+        if (got !== undefined) lags.push(Math.max(0, got - at))
+      }
+      return lags.sort((a, b) => a - b)
     }
-    lags.sort((a, b) => a - b)
+    const lags = lagsTo(receivedAt)
+    const inboxLags = lagsTo(inboxAt)
+    const handledRows = yield* (yield* PgClient.PgClient)<{ readonly n: number; readonly twice: number }>`
+      SELECT count(*)::int AS n, count(*) FILTER (WHERE applied > 1)::int AS twice FROM bench_inbox`.pipe(Effect.orDie)
     const expected = yield* storedIds(horizon.checkpoint)
     const result = check(expected, received)
     const row = {
@@ -298,7 +254,19 @@ const lag = (natsUrl: string, nc: NatsConnection) =>
       p99Ms: percentile(lags, 0.99),
       maxMs: lags[lags.length - 1] ?? 0,
       neverReceived: result.missing,
-      check: result
+      check: result,
+      inbox: {
+        p50Ms: percentile(inboxLags, 0.5),
+        p95Ms: percentile(inboxLags, 0.95),
+        p99Ms: percentile(inboxLags, 0.99),
+        maxMs: inboxLags[inboxLags.length - 1] ?? 0,
+        neverHandled: appended - inboxLags.length,
+        // What it sustained: events over the time from the first append to the last handler commit.
+        handledRate: inboxAt.size / ((Math.max(start, ...inboxAt.values()) - start) / 1_000),
+        rows: handledRows[0]!.n,
+        appliedTwice: handledRows[0]!.twice,
+        match: inboxLags.length === appended && handledRows[0]!.n === appended && handledRows[0]!.twice === 0
+      }
     }
     yield* progress(`lag: ${JSON.stringify(row)}`)
     return row
@@ -348,10 +316,20 @@ const program = Effect.gen(function*() {
     `| ${n(lagged.targetRate)}/s | ${n(lagged.achievedRate)}/s | ${config.seconds} | ${n(lagged.events)} | ${ms(lagged.p50Ms)} | ${
       ms(lagged.p95Ms)
     } | ${ms(lagged.p99Ms)} | ${ms(lagged.maxMs)} | ${n(lagged.neverReceived)} | ${lagged.check.match ? "MATCH" : "MISMATCH"} |`,
+    ``,
+    `Lag: append commit -> the inbox's handler transaction committed (same appends; one row per event, \`Inbox\` defaults).`,
+    ``,
+    `| target rate | achieved | inbox handled | seconds | events | p50 ms | p95 ms | p99 ms | max ms | never handled | applied twice | check |`,
+    `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`,
+    `| ${n(lagged.targetRate)}/s | ${n(lagged.achievedRate)}/s | ${n(lagged.inbox.handledRate)}/s | ${config.seconds} | ${n(lagged.events)} | ${
+      ms(lagged.inbox.p50Ms)
+    } | ${ms(lagged.inbox.p95Ms)} | ${ms(lagged.inbox.p99Ms)} | ${ms(lagged.inbox.maxMs)} | ${n(lagged.inbox.neverHandled)} | ${
+      n(lagged.inbox.appliedTwice)
+    } | ${lagged.inbox.match ? "MATCH" : "MISMATCH"} |`,
     ``
   ]
   process.stdout.write(out.join("\n"))
-  return relayed.check.match && lagged.check.match
+  return relayed.check.match && lagged.check.match && lagged.inbox.match
 })
 
 Effect.runPromise(Effect.scoped(program)).then(
