@@ -33,6 +33,7 @@ export const startInbox = (natsUrl: string, jsm: Awaited<ReturnType<typeof jetst
       })
     )
     const committedAt = new Map<string, number>()
+    const startedAt = new Map<string, number>()
     const inbox = yield* Inbox.make({
       name: "bench_inbox",
       servers: natsUrl,
@@ -41,6 +42,7 @@ export const startInbox = (natsUrl: string, jsm: Awaited<ReturnType<typeof jetst
       handler: (m) =>
         Effect.gen(function*() {
           const tx = yield* SqlClient
+          if (!startedAt.has(m.eventId ?? m.id)) startedAt.set(m.eventId ?? m.id, performance.now())
           yield* tx`INSERT INTO bench_inbox (event_id, version) VALUES (${m.eventId ?? m.id}, ${m.streamVersion ?? 0})
             ON CONFLICT (event_id) DO UPDATE SET applied = bench_inbox.applied + 1`
         }),
@@ -50,5 +52,5 @@ export const startInbox = (natsUrl: string, jsm: Awaited<ReturnType<typeof jetst
           if (!committedAt.has(id)) committedAt.set(id, performance.now())
         })
     }).pipe(Scope.provide(scope), Effect.orDie)
-    return { committedAt: committedAt as ReadonlyMap<string, number>, status: Effect.orDie(inbox.status) }
+    return { startedAt, committedAt: committedAt as ReadonlyMap<string, number>, status: Effect.orDie(inbox.status) }
   })
