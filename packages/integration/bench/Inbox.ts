@@ -52,5 +52,6 @@ export const startInbox = (natsUrl: string, jsm: Awaited<ReturnType<typeof jetst
           if (!committedAt.has(id)) committedAt.set(id, performance.now())
         })
     }).pipe(Scope.provide(scope), Effect.orDie)
-    return { startedAt, committedAt: committedAt as ReadonlyMap<string, number>, status: Effect.orDie(inbox.status) }
+    const times: { readonly startedAt: ReadonlyMap<string, number>; readonly committedAt: ReadonlyMap<string, number> } = { startedAt, committedAt }
+    return { ...times, status: Effect.orDie(inbox.status) }
   })
