@@ -80,6 +80,34 @@ const broker = (options: BrokerOptions): Effect.Effect<BrokerView, InboxError> =
     (nc) => Effect.promise(() => nc.close().catch(() => undefined))
   )
 
+/**
+ * Whether `options.stream` exists at the broker, through a short-lived connection (fails when the broker
+ * cannot be asked). An application waits on it before starting an inbox on a stream the relay creates on
+ * its first publish, rather than letting the inbox's sessions fail until then.
+ */
+export const streamExists = (options: BrokerOptions): Effect.Effect<boolean, InboxError> =>
+  Effect.acquireUseRelease(
+    Effect.tryPromise({
+      try: () => connect({ servers: serverList(options.servers), name: `verity-inbox-${options.name}-probe`, maxReconnectAttempts: 0 }),
+      catch: wrap(options.name, "stream probe", "Broker")
+    }),
+    (nc) =>
+      Effect.tryPromise({
+        try: async () => {
+          const jsm = await jetstreamManager(nc)
+          try {
+            await jsm.streams.info(options.stream)
+            return true
+          } catch (error) {
+            if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return false
+            throw error
+          }
+        },
+        catch: wrap(options.name, "stream probe", "Broker")
+      }),
+    (nc) => Effect.promise(() => nc.close().catch(() => undefined))
+  )
+
 /** True once some inbox migrated `verity_inbox` in this database. */
 const migrated = (pg: PgClient.PgClient) =>
   Effect.map(

@@ -46,8 +46,11 @@ forEachDatabase((target) => {
         const sink = yield* JetStreamSink.make({ servers: SHARED_NATS, stream, prefix }).pipe(Scope.provide(scope))
         const broker = { name, servers: SHARED_NATS, stream, filterSubject: `${prefix}.parcel.>` }
 
+        // The stream appears with the first publish.
+        assert.isFalse(yield* InboxStatusReader.streamExists(broker))
         // Before the inbox ever ran (the stream exists, no consumer, no tables): not started, nothing parked.
         yield* sink.publish([message("parcel-a", 1, 1)])
+        assert.isTrue(yield* InboxStatusReader.streamExists(broker))
         const before = yield* InboxStatusReader.read(broker)
         assert.strictEqual(before.state, "not_started")
         assert.strictEqual(before.handled, 0)

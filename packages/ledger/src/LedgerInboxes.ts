@@ -6,7 +6,7 @@
  * them in the background of the process that has it (the API's projection worker, `replayer relay`).
  */
 import type { PgClient } from "@effect/sql-pg"
-import type { Inbox } from "@verity/integration"
+import { type Inbox, InboxStatusReader } from "@verity/integration"
 import { type Config, Effect, Layer, Option, Schedule, type Scope } from "effect"
 import * as FraudWatch from "./consumers/fraudWatch/FraudWatch.ts"
 
@@ -28,16 +28,36 @@ export const configured: Effect.Effect<ReadonlyArray<LedgerInbox>, Config.Config
 )
 
 /**
- * Runs every configured inbox in a background fiber of the layer's scope. A start that fails (the
- * database away at boot) is tried again with backoff rather than failing the runtime around it.
+ * Waits, quietly, until the inbox's stream exists: the relay creates it on its first publish, and an
+ * inbox started before that would fail and log every session until then (forever on an empty ledger).
+ */
+const streamReady = (inbox: LedgerInbox) =>
+  Effect.gen(function*() {
+    let said = false
+    while (true) {
+      const exists = yield* InboxStatusReader.streamExists(inbox.options).pipe(Effect.result)
+      if (exists._tag === "Success" && exists.success) return
+      if (!said) {
+        const why = exists._tag === "Failure" ? `the broker is not reachable yet (${exists.failure.detail})` : "no message was published yet"
+        yield* Effect.logInfo(`inbox ${inbox.name} waits for stream ${inbox.options.stream}: ${why}`)
+        said = true
+      }
+      yield* Effect.sleep("1 second")
+    }
+  })
+
+/**
+ * Runs every configured inbox in a background fiber of the layer's scope, once its stream exists. A start
+ * that fails (the database away at boot) is tried again with backoff rather than failing the runtime
+ * around it.
  */
 export const layer: Layer.Layer<never, Config.ConfigError, PgClient.PgClient> = Layer.effectDiscard(Effect.gen(function*() {
   for (const inbox of yield* configured) {
-    yield* Effect.scoped(Effect.andThen(inbox.start, Effect.never)).pipe(
+    const run = Effect.scoped(Effect.andThen(inbox.start, Effect.never)).pipe(
       Effect.tapError((error) => Effect.logWarning("inbox failed to start; trying again", { inbox: inbox.name, error: error.message })),
-      Effect.retry(Schedule.spaced("2 seconds")),
-      Effect.forkScoped
+      Effect.retry(Schedule.spaced("2 seconds"))
     )
-    yield* Effect.logInfo(`inbox ${inbox.name} consuming ${inbox.options.stream} (${inbox.options.filterSubject ?? "every subject"})`)
+    yield* Effect.andThen(streamReady(inbox), run).pipe(Effect.forkScoped)
+    yield* Effect.logInfo(`inbox ${inbox.name} consumes ${inbox.options.stream} (${inbox.options.filterSubject ?? "every subject"})`)
   }
 }))
