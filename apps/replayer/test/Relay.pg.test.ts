@@ -85,6 +85,19 @@ describe("replayer relay", () => {
       assert.strictEqual(exit.code, 2, run.output())
       assert.include(run.output(), "needs NATS_URL")
     }).pipe(Effect.scoped), 60_000)
+
+  it.live("--only inbox with the inboxes off: a usage error (exit 2) naming VERITY_INBOX", () =>
+    Effect.gen(function*() {
+      const run = yield* launch(["relay", "--only", "inbox"], {
+        DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
+        NATS_URL: "nats://127.0.0.1:1",
+        VERITY_INBOX: "off",
+        AMQP_URL: ""
+      })
+      const exit = yield* run.exited
+      assert.strictEqual(exit.code, 2, run.output())
+      assert.include(run.output(), "VERITY_INBOX")
+    }).pipe(Effect.scoped), 60_000)
 })
 
 forEachDatabase((target) => {
