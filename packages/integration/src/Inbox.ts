@@ -173,18 +173,21 @@ export const make = <E, R>(options: InboxOptions<E, R>): Effect.Effect<InboxServ
     }
     if (state === "starting") state = "running"
 
-    yield* InboxLease.keep(lease, keepOptions, (token) => consumer.consume(options, token)).pipe(
-      Effect.catch((error) =>
-        Effect.sync(() => {
-          if (error._tag === "InboxError") {
+    // A failed session (broker, database) restarts with the lease kept; only a lost lease lets it go.
+    const sessions = (token: string) =>
+      consumer.consume(options, token).pipe(
+        Effect.catchTag("InboxError", (error) =>
+          Effect.sync(() => {
             state = "stalled"
             lastError = error.message
-          }
-        }).pipe(
-          Effect.andThen(Effect.logWarning("inbox session ended", { inbox: name, error: error.message })),
-          Effect.andThen(Effect.sleep("500 millis"))
-        )
-      ),
+          }).pipe(
+            Effect.andThen(Effect.logWarning("inbox session ended", { inbox: name, error: error.message })),
+            Effect.andThen(Effect.sleep("500 millis"))
+          )),
+        Effect.forever
+      )
+    yield* InboxLease.keep(lease, keepOptions, sessions).pipe(
+      Effect.catchTag("LeaseLost", (error) => Effect.logWarning("inbox lease lost", { inbox: name, error: error.message })),
       Effect.forever,
       Effect.forkScoped
     )
