@@ -18,8 +18,8 @@ import { SqlClient } from "effect/sql/SqlClient"
 import * as Os from "node:os"
 import * as InboxBroker from "./InboxBroker.ts"
 import * as InboxConsumer from "./InboxConsumer.ts"
-import * as InboxLease from "./InboxLease.ts"
 import { InboxError, StreamNotParked, wrap } from "./InboxError.ts"
+import * as InboxLease from "./InboxLease.ts"
 import * as InboxMessage from "./InboxMessage.ts"
 import * as InboxSchema from "./InboxSchema.ts"
 import * as InboxStore from "./InboxStore.ts"
@@ -169,9 +169,13 @@ export const make = <E, R>(options: InboxOptions<E, R>): Effect.Effect<InboxServ
       retry: options.leaseRetry === undefined
         ? Duration.millis(Duration.toMillis(ttl) / 3)
         : Duration.fromInputUnsafe(options.leaseRetry),
-      onChange: (now) => Effect.sync(() => { active = now })
+      onChange: (now) =>
+        Effect.sync(() => {
+          active = now
+        })
     }
-    if (state === "starting") state = "running"
+    // Migrated, so the database answers: a standby is healthy ("running") until a session says otherwise.
+    state = "running"
 
     // A failed session (broker, database) restarts with the lease kept; only a lost lease lets it go.
     const sessions = (token: string) =>

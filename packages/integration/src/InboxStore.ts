@@ -167,7 +167,23 @@ export const make = (pg: PgClient.PgClient) => {
     sql<{ readonly stream_id: string; readonly message_id: string; readonly error: string; readonly skipped_by: string }>`
       SELECT stream_id, message_id, error, skipped_by FROM ${t("dead_letters")} WHERE consumer = ${consumer} ORDER BY id`
 
-  return { claim, recordMany, isHandled, lockParked, hold, record, park, held, release, deadLetter, recordSkipped, unpark, list, progress, deadLetters }
+  return {
+    claim,
+    recordMany,
+    isHandled,
+    lockParked,
+    hold,
+    record,
+    park,
+    held,
+    release,
+    deadLetter,
+    recordSkipped,
+    unpark,
+    list,
+    progress,
+    deadLetters
+  }
 }
 
 export type InboxStore = ReturnType<typeof make>

@@ -50,7 +50,11 @@ const exec = (statement: string) =>
 const byStream = (rows: ReadonlyArray<{ readonly stream: string; readonly n: number }>, stream: string) =>
   rows.filter((r) => r.stream === stream).map((r) => r.n)
 
-const inOrderOnce = (rows: ReadonlyArray<{ readonly stream: string; readonly n: number; readonly message_id: string }>, streams: ReadonlyArray<string>, count: number) => {
+const inOrderOnce = (
+  rows: ReadonlyArray<{ readonly stream: string; readonly n: number; readonly message_id: string }>,
+  streams: ReadonlyArray<string>,
+  count: number
+) => {
   assert.strictEqual(new Set(rows.map((r) => r.message_id)).size, rows.length, "no message applied twice")
   const expected = Array.from({ length: count }, (_, i) => i + 1)
   for (const s of streams) assert.deepStrictEqual(byStream(rows, s), expected, `stream ${s} in order`)
@@ -65,8 +69,7 @@ forEachDatabase((target) => {
       const f = { stream: `LEASE_${id}`, prefix: `l${id}`, name: `lease_${id}` }
       const root = yield* Scope.make()
       yield* Effect.addFinalizer(() => Scope.close(root, Exit.void).pipe(Effect.andThen(deleteStream(SHARED_NATS, f.stream))))
-      const pool = (scope: Scope.Scope) =>
-        Layer.buildWithScope(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 }), scope)
+      const pool = (scope: Scope.Scope) => Layer.buildWithScope(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 }), scope)
       const admin = yield* pool(root)
       yield* Effect.provide(
         exec(`CREATE TABLE lease_effects (
@@ -100,8 +103,11 @@ forEachDatabase((target) => {
     })
 
     const settled = (inbox: Inbox.InboxService, handled: number) =>
-      eventually(`handled ${handled}, nothing pending`, inbox.status, (s) =>
-        s.active && s.handled === handled && s.pending === 0 && s.ackPending === 0)
+      eventually(
+        `handled ${handled}, nothing pending`,
+        inbox.status,
+        (s) => s.active && s.handled === handled && s.pending === 0 && s.ackPending === 0
+      )
 
     it.effect("one of two instances consumes; closing it hands over to the other, each message once and in order", () =>
       Effect.gen(function*() {
@@ -186,7 +192,12 @@ forEachDatabase((target) => {
         assert.strictEqual(status.lagSeconds, 0)
         const rows = yield* read(effects)
         assert.strictEqual(rows.length, 7)
-        assert.strictEqual(new Set(rows.map((r) => r.message_id)).size, 7)
+        assert.strictEqual(
+          new Set(rows.map((r) =>
+            r.message_id
+          )).size,
+          7
+        )
         assert.deepStrictEqual(byStream(rows, "parcel-a"), [1, 2, 3])
         assert.deepStrictEqual(byStream(rows, "parcel-b"), [1])
         assert.deepStrictEqual(byStream(rows, "parcel-c"), [1, 2, 3])
