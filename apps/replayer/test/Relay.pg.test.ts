@@ -1,13 +1,25 @@
 /**
  * `replayer relay` as a real child process against the machine's NATS JetStream: it publishes the history
  * and what is appended while it runs, as the ledger's published events, and stops cleanly on SIGTERM;
- * without `NATS_URL` it is a usage error (exit 2) and touches no database.
+ * with `AMQP_URL` alone it publishes to RabbitMQ (a queue bound to the exchange gets each event once,
+ * persistent, message id = event id); without a broker URL it is a usage error (exit 2) and touches no
+ * database.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Account } from "@verity/domain"
-import { MasterKeys } from "@verity/eventstore"
-import { countMessages, deleteStream, readStream, SHARED_NATS, unique } from "@verity/integration/testing"
+import { EventStore, MasterKeys } from "@verity/eventstore"
+import {
+  bindAmqpQueue,
+  countAmqpMessages,
+  countMessages,
+  deleteStream,
+  drainAmqpQueue,
+  readStream,
+  SHARED_AMQP,
+  SHARED_NATS,
+  unique
+} from "@verity/integration/testing"
 import { LedgerRuntime, LedgerStreams } from "@verity/ledger"
 import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Effect, Layer, Redacted, Schema } from "effect"
@@ -120,6 +132,66 @@ forEachDatabase((target) => {
           for (const m of messages) {
             for (const personal of ["Grace Hopper", "grace@example.org", "Alan Turing", "alan@example.org"]) assert.notInclude(m.text, personal)
           }
+        }).pipe(Effect.provide(ledger))
+      }).pipe(Effect.scoped), 180_000)
+
+    it.live("with AMQP_URL alone: publishes to the exchange, persistent, message id = event id; SIGTERM stops it", () =>
+      Effect.gen(function*() {
+        const id = unique()
+        const exchange = `replayer.${id}`
+        const queue = `replayer.${id}.all`
+        const prefix = `rp${id}`
+        yield* bindAmqpQueue(SHARED_AMQP, exchange, queue, prefix)
+        const url = yield* TestDatabase.freshDatabaseUrl(target)
+        const ledger = LedgerRuntime.layerWithoutDatabase({ projections: [], runProjections: false }).pipe(
+          Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 }))
+        )
+        yield* Effect.gen(function*() {
+          const accountId = yield* open("Grace Hopper", "grace@example.org")
+          yield* deposit(accountId, 10)
+
+          const relay = yield* launch(["relay", "--status-every", "0"], {
+            DATABASE_URL: url,
+            VERITY_MASTER_KEYS: keys,
+            NATS_URL: "",
+            AMQP_URL: SHARED_AMQP,
+            VERITY_RELAY_EXCHANGE: exchange,
+            VERITY_RELAY_PREFIX: prefix
+          })
+          yield* eventually("the history published", countAmqpMessages(SHARED_AMQP, queue), (n) => n === 2, {
+            timeout: "60 seconds",
+            interval: "50 millis"
+          })
+          yield* deposit(accountId, 20)
+          yield* eventually("the deposit appended meanwhile published", countAmqpMessages(SHARED_AMQP, queue), (n) => n === 3, {
+            timeout: "30 seconds",
+            interval: "50 millis"
+          })
+
+          relay.child.kill("SIGTERM")
+          const exit = yield* relay.exited
+          // SIGTERM is an interruption: the documented exit code is 130, after every finalizer ran.
+          assert.strictEqual(exit.code, 130, relay.output())
+          assert.include(relay.output(), "relaying")
+          assert.notMatch(relay.output(), /error/i)
+
+          const stored = yield* (yield* EventStore).readStream(`account-${accountId}`)
+          const messages = yield* drainAmqpQueue(SHARED_AMQP, queue)
+          assert.deepStrictEqual(messages.map((m) => m.routingKey), [
+            `${prefix}.account.AccountOpened`,
+            `${prefix}.account.MoneyDeposited`,
+            `${prefix}.account.MoneyDeposited`
+          ])
+          assert.deepStrictEqual(messages.map((m) => m.messageId), stored.map((e) => e.eventId))
+          for (const m of messages) {
+            assert.strictEqual(m.deliveryMode, 2, "persistent")
+            assert.strictEqual(m.contentType, "application/json")
+            assert.strictEqual(m.headers["verity-event-id"], m.messageId)
+            assert.strictEqual(m.headers["verity-stream"], `account-${accountId}`)
+            assert.notInclude(m.text, "Grace Hopper")
+            assert.notInclude(m.text, "grace@example.org")
+          }
+          assert.deepStrictEqual(messages.map((m) => (m.payload as { data: { amount?: number } }).data.amount), [undefined, 10, 20])
         }).pipe(Effect.provide(ledger))
       }).pipe(Effect.scoped), 180_000)
   })
