@@ -1,5 +1,5 @@
 /**
- * `node bench/inbox.ts` (or `pnpm run bench:inbox`): the inbox's throughput, JetStream -> PostgreSQL.
+ * `node bench/InboxThroughput.ts` (or `pnpm run bench:inbox`): the inbox's throughput, JetStream -> PostgreSQL.
  *
  * One process, a fresh database (DATABASE_URL's server, else an embedded PostgreSQL) and a NATS server of its
  * own (or NATS_URL). BENCH_INBOX_MESSAGES messages (default 20,000, 100 per source stream) are published
