@@ -1,7 +1,7 @@
 /**
  * The inbox's side of NATS JetStream: a durable pull consumer with explicit acks (created on first use,
- * its ack wait and filter brought up to date on later starts, recreated at its ack floor when a previous
- * session left messages unacknowledged), consumed through one connection per session, and the consumer's
+ * its ack wait brought up to date on later starts, recreated at its ack floor when a previous session left
+ * messages unacknowledged or its filter differs), consumed through one connection per session, and the consumer's
  * info (pending messages, the publication time of the oldest unacknowledged one) for the inbox's status. A session's connection is closed with its scope.
  */
 import {
@@ -93,9 +93,11 @@ const ensureConsumer = (nc: NatsConnection, options: BrokerOptions) =>
         await create(undefined)
         return
       }
-      if (info.num_ack_pending > 0) {
+      // nats-server 2.9 accepts a changed filter in an update and then delivers nothing: recreate instead.
+      const filterChanged = (info.config.filter_subject ?? "") !== (options.filterSubject ?? "")
+      if (info.num_ack_pending > 0 || filterChanged) {
         await jsm.consumers.delete(options.stream, options.name)
-        await create(info.ack_floor.stream_seq + 1)
+        await create(info.ack_floor.stream_seq > 0 ? info.ack_floor.stream_seq + 1 : info.config.opt_start_seq)
       } else {
         await jsm.consumers.update(options.stream, options.name, { ack_wait: ackWait, ...filter })
       }
@@ -180,6 +182,9 @@ export const info = (options: BrokerOptions): Effect.Effect<ConsumerInfo, InboxE
     }).pipe(Effect.ensuring(Effect.promise(() => nc.close().catch(() => undefined))))
   })
 
-/** Acknowledges `msg` and waits for the broker to confirm it. */
-export const ack = (name: string, msg: JsMsg) =>
-  Effect.tryPromise({ try: () => msg.ackAck(), catch: wrap(name, "ack", "Broker") }).pipe(Effect.asVoid)
+/**
+ * Acknowledges `msg` without waiting for the broker's confirmation (the connection flushes it): the ack
+ * comes after the durable commit, and a lost one is redelivered and found in the de-duplication record,
+ * so waiting would only add a round trip per batch to the lag.
+ */
+export const ack = (name: string, msg: JsMsg) => Effect.try({ try: () => msg.ack(), catch: wrap(name, "ack", "Broker") })

@@ -106,11 +106,9 @@ export const make = <E>(ctx: ConsumerContext<E>) => {
         if (Exit.isSuccess(yield* Effect.exit(hook))) ready.push(msg)
       }
       // A lost ack is redelivered later and found in the de-duplication record.
-      yield* Effect.forEach(ready, (msg) =>
-        InboxBroker.ack(name, msg).pipe(Effect.catch((e) => Effect.logWarning("inbox ack failed", { inbox: name, error: e.message }))), {
-        concurrency: "unbounded",
-        discard: true
-      })
+      for (const msg of ready) {
+        yield* InboxBroker.ack(name, msg).pipe(Effect.catch((e) => Effect.logWarning("inbox ack failed", { inbox: name, error: e.message })))
+      }
     })
 
   /** Handles `entries` until each is handled, a duplicate, held or parked; fails only with `LeaseLost`. */

@@ -3,9 +3,12 @@
  * each test's own): every message's effect is applied exactly once although messages are delivered again
  * (a skipped ack, a consumer stopped between commit and ack), in order per source stream; a poison message
  * parks only its stream, and retry after a fix and skip both release it; a restarted consumer resumes from
- * its durable consumer without loss.
+ * its durable consumer without loss; a durable consumer created without the inbox's filter is brought to
+ * it (nats-server 2.9 accepted a filter update and then delivered nothing).
  */
 import { assert, layer } from "@effect/vitest"
+import { AckPolicy, jetstreamManager } from "@nats-io/jetstream"
+import { connect } from "@nats-io/transport-node"
 import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Deferred, Effect, Exit, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
@@ -213,6 +216,30 @@ forEachDatabase((target) => {
         const expected = Array.from({ length: 10 }, (_, i) => i + 1)
         assert.deepStrictEqual(byStream(rows, "parcel-x"), expected)
         assert.deepStrictEqual(byStream(rows, "parcel-y"), expected)
+      }))
+
+    it.effect("a durable consumer created without a filter is brought to the inbox's filter and delivers", () =>
+      Effect.gen(function*() {
+        const f = fixture()
+        const { sink } = yield* setup(f)
+        // A message outside the filter, then the consumer as an earlier deployment created it: no filter.
+        yield* sink.publish([{ ...message("other-a", 1), subject: "other.Thing" }])
+        yield* Effect.acquireUseRelease(
+          Effect.promise(() => connect({ servers: SHARED_NATS })),
+          (nc) =>
+            Effect.promise(async () =>
+              (await jetstreamManager(nc)).consumers.add(f.stream, { durable_name: f.name, ack_policy: AckPolicy.Explicit })
+            ),
+          (nc) => Effect.promise(() => nc.close())
+        )
+        const batch = [1, 2, 3, 4].map((n) => message("parcel-f", n))
+        yield* sink.publish(batch)
+        const scope = yield* Scope.make()
+        yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
+        const inbox = yield* start(f, scope, new Set())
+        yield* settled(inbox, 4)
+        assert.deepStrictEqual(byStream(yield* effects(f.name), "parcel-f"), [1, 2, 3, 4])
+        assert.strictEqual((yield* effects(f.name)).length, 4, "the message outside the filter was not handled")
       }))
   })
 })
