@@ -31,7 +31,7 @@ export interface BrokerOptions {
    */
   readonly filterSubject?: string
   readonly ackWait?: Duration.Input
-  /** How many messages the client fetches ahead of the one being handled (default 64). */
+  /** How many messages the client fetches ahead of the one being handled (default the batch size, at least 64). */
   readonly maxMessages?: number
 }
 
@@ -69,17 +69,20 @@ const connection = (options: BrokerOptions, suffix: string) =>
  * order (the handled ones are found in the de-duplication record). This is why one inbox name must have
  * one active process.
  */
-const ensureConsumer = (nc: NatsConnection, options: BrokerOptions) =>
+const ensureConsumer = (nc: NatsConnection, options: BrokerOptions, batchSize: number) =>
   Effect.tryPromise({
     try: async () => {
       const jsm = await jetstreamManager(nc)
       const ackWait = nanos(Duration.toMillis(Duration.fromInputUnsafe(options.ackWait ?? "30 seconds")))
       const filter = options.filterSubject === undefined ? {} : { filter_subject: options.filterSubject }
+      // Room for the batch being handled and the next one buffered by the client (the server's default is 1,000).
+      const maxAckPending = Math.max(1_000, 3 * Math.max(batchSize, options.maxMessages ?? 0))
       const create = (startSeq: number | undefined) =>
         jsm.consumers.add(options.stream, {
           durable_name: options.name,
           ack_policy: AckPolicy.Explicit,
           ack_wait: ackWait,
+          max_ack_pending: maxAckPending,
           ...filter,
           ...(startSeq === undefined
             ? { deliver_policy: DeliverPolicy.All }
@@ -99,7 +102,7 @@ const ensureConsumer = (nc: NatsConnection, options: BrokerOptions) =>
         await jsm.consumers.delete(options.stream, options.name)
         await create(info.ack_floor.stream_seq > 0 ? info.ack_floor.stream_seq + 1 : info.config.opt_start_seq)
       } else {
-        await jsm.consumers.update(options.stream, options.name, { ack_wait: ackWait, ...filter })
+        await jsm.consumers.update(options.stream, options.name, { ack_wait: ackWait, max_ack_pending: maxAckPending, ...filter })
       }
     },
     catch: wrap(options.name, "ensure consumer", "Broker")
@@ -117,7 +120,7 @@ export const session = (
 ): Effect.Effect<Effect.Effect<Arr.NonEmptyReadonlyArray<JsMsg>, InboxError>, InboxError, Scope.Scope> =>
   Effect.gen(function*() {
     const nc = yield* connection(options, "")
-    yield* ensureConsumer(nc, options)
+    yield* ensureConsumer(nc, options, batchSize)
     const consumer = yield* Effect.tryPromise({
       try: () => jetstream(nc).consumers.get(options.stream, options.name),
       catch: wrap(options.name, "consumer", "Broker")

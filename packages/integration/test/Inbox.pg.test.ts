@@ -218,6 +218,41 @@ forEachDatabase((target) => {
         assert.deepStrictEqual(byStream(rows, "parcel-y"), expected)
       }))
 
+    it.effect("a batch handler applies batches at once; when it fails, the batch goes message by message and the poison parks", () =>
+      Effect.gen(function*() {
+        const f = fixture()
+        const { scope, sink } = yield* setup(f)
+        const sizes: Array<number> = []
+        const single = handler(f.name, new Set(["parcel-a"]))
+        const inbox = yield* start(f, scope, new Set(["parcel-a"]), {
+          handleBatch: (ms) =>
+            Effect.gen(function*() {
+              sizes.push(ms.length)
+              // Fails as a whole when any message would fail alone.
+              for (const m of ms) yield* single(m)
+            })
+        })
+        const batch = [message("parcel-b", 1), message("parcel-a", 1, true), message("parcel-b", 2), message("parcel-a", 2)]
+        yield* sink.publish(batch)
+        yield* eventually(
+          "a parked, b through",
+          inbox.status,
+          (s) => s.parkedStreams === 1 && s.handled === 2 && s.pending === 0 && s.ackPending === 0
+        )
+        const rows = yield* effects(f.name)
+        assert.deepStrictEqual(byStream(rows, "parcel-b"), [1, 2], "each applied once, in order")
+        assert.deepStrictEqual(byStream(rows, "parcel-a"), [])
+        assert.deepStrictEqual((yield* inbox.parked).map((p) => [p.stream, p.waitingMessages, p.attempts]), [["parcel-a", 2, 3]])
+        assert.isAbove(sizes.length, 0, "the batch handler ran")
+
+        // With the poison parked, later messages go through the batch handler again, several at once.
+        const calls = sizes.length
+        yield* sink.publish([3, 4, 5].map((n) => message("parcel-b", n)))
+        yield* settled(inbox, 5)
+        assert.deepStrictEqual(byStream(yield* effects(f.name), "parcel-b"), [1, 2, 3, 4, 5])
+        assert.isAbove(sizes.length, calls, "the later messages went through the batch handler")
+      }))
+
     it.effect("a durable consumer created without a filter is brought to the inbox's filter and delivers", () =>
       Effect.gen(function*() {
         const f = fixture()
