@@ -1,6 +1,6 @@
 /**
  * What the relay benchmark checks and reports: received ids against the store's order (missing,
- * duplicates, out of order), percentiles of sorted lags, and a V8 CPU profile around a phase (BENCH_PROFILE=1).
+ * duplicates, out of order), lags between two sets of times and their percentiles, and a V8 CPU profile around a phase (BENCH_PROFILE=1).
  */
 import { Effect } from "effect"
 import * as Fs from "node:fs"
@@ -63,4 +63,14 @@ export const profiled = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
     yield* progress(`CPU profile: ${file}`)
     return result
   })
+}
+
+/** Per id in both maps, `to`'s time minus `from`'s (at least 0), sorted: the lags for `percentile`. */
+export const lagsBetween = (from: ReadonlyMap<string, number>, to: ReadonlyMap<string, number>): Array<number> => {
+  const lags: Array<number> = []
+  for (const [id, at] of from) {
+    const got = to.get(id)
+    if (got !== undefined) lags.push(Math.max(0, got - at))
+  }
+  return lags.sort((a, b) => a - b)
 }

@@ -3,8 +3,10 @@
  *
  * One process, a fresh database (DATABASE_URL's server, else an embedded PostgreSQL) and a NATS server of its
  * own (or NATS_URL). BENCH_INBOX_MESSAGES messages (default 20,000, 100 per source stream) are published
- * first; then, per batch size of BENCH_INBOX_BATCHES (default `1,100`), an inbox of its own (its own durable
- * consumer over the same stream) consumes them all, its handler inserting one row per message. Reported:
+ * first; then, per handler of BENCH_INBOX_HANDLERS (default `message,batch`) and batch size of
+ * BENCH_INBOX_BATCHES (default `1,100`), an inbox of its own (its own durable consumer over the same
+ * stream) consumes them all, inserting one row per message: `message` with one INSERT per message in the
+ * handler, `batch` with one INSERT per batch in `handleBatch`. Reported:
  * messages/s from the inbox's start until its status counts every message handled, and a check that
  * every message was applied exactly once (MATCH / MISMATCH; exits with status 1 on a MISMATCH).
  */
@@ -20,6 +22,7 @@ const int = (name: string, fallback: number) => {
 }
 const total = int("BENCH_INBOX_MESSAGES", 20_000)
 const batches = (process.env.BENCH_INBOX_BATCHES ?? "1,100").split(",").map((b) => Math.max(1, Math.floor(Number(b))))
+const handlers = (process.env.BENCH_INBOX_HANDLERS ?? "message,batch").split(",").filter((h) => h === "message" || h === "batch")
 const STREAM = "INBOX_BENCH"
 const PREFIX = "ibench"
 const PER_STREAM = 100
@@ -46,9 +49,9 @@ const publish = (servers: string) =>
     }
   }))
 
-const run = (servers: string, batchSize: number) =>
+const run = (servers: string, batchSize: number, handler: string) =>
   Effect.gen(function*() {
-    const name = `bench_b${batchSize}`
+    const name = `bench_b${batchSize}_${handler}`
     const scope = yield* Scope.make()
     const started = performance.now()
     const inbox = yield* Inbox.make({
@@ -60,7 +63,17 @@ const run = (servers: string, batchSize: number) =>
         Effect.gen(function*() {
           const sql = yield* SqlClient
           yield* sql`INSERT INTO bench_effects (consumer, stream, message_id) VALUES (${name}, ${m.stream}, ${m.id})`
-        })
+        }),
+      ...(handler === "batch" ?
+        {
+          handleBatch: (ms: ReadonlyArray<Inbox.InboxMessage.InboxMessage>) =>
+            Effect.gen(function*() {
+              const sql = yield* SqlClient
+              yield* sql`INSERT INTO bench_effects (consumer, stream, message_id)
+              SELECT ${name}, * FROM unnest(${ms.map((m) => m.stream)}::text[], ${ms.map((m) => m.id)}::text[])`
+            })
+        } :
+        {})
     }).pipe(Scope.provide(scope))
     while ((yield* inbox.status).handled < total) yield* Effect.sleep("50 millis")
     const seconds = (performance.now() - started) / 1000
@@ -69,7 +82,7 @@ const run = (servers: string, batchSize: number) =>
     const [row] = yield* sql<{ readonly rows: bigint; readonly ids: bigint }>`
       SELECT count(*) AS rows, count(DISTINCT message_id) AS ids FROM bench_effects WHERE consumer = ${name}`
     const exact = Number(row?.rows) === total && Number(row?.ids) === total
-    return { batchSize, seconds, rate: total / seconds, exact }
+    return { batchSize, handler, seconds, rate: total / seconds, exact }
   })
 
 const program = Effect.gen(function*() {
@@ -83,16 +96,22 @@ const program = Effect.gen(function*() {
     yield* progress(`publishing ${total} messages`)
     yield* publish(server.url)
     const results = []
-    for (const batchSize of batches) {
-      yield* progress(`inbox with batchSize ${batchSize}`)
-      results.push(yield* run(server.url, batchSize))
+    for (const handler of handlers) {
+      for (const batchSize of batches) {
+        yield* progress(`inbox with batchSize ${batchSize}, ${handler} handler`)
+        results.push(yield* run(server.url, batchSize, handler))
+      }
     }
     const lines = [
-      `Inbox throughput: ${total} messages, ${total / PER_STREAM} source streams, one INSERT per message (${Servers.natsVersion()})`,
+      `Inbox throughput: ${total} messages, ${total / PER_STREAM} source streams, one row per message (${Servers.natsVersion()})`,
       "",
-      "| batchSize | seconds | messages/s | exactly once |",
-      "|---:|---:|---:|---|",
-      ...results.map((r) => `| ${r.batchSize} | ${r.seconds.toFixed(2)} | ${Math.round(r.rate)} | ${r.exact ? "MATCH" : "MISMATCH"} |`)
+      "| batchSize | handler | seconds | messages/s | exactly once |",
+      "|---:|---|---:|---:|---|",
+      ...results.map((r) =>
+        `| ${r.batchSize} | ${r.handler === "batch" ? "handleBatch (one INSERT)" : "handler (INSERT per message)"} | ${r.seconds.toFixed(2)} | ${
+          Math.round(r.rate)
+        } | ${r.exact ? "MATCH" : "MISMATCH"} |`
+      )
     ]
     yield* Effect.sync(() => process.stdout.write(`${lines.join("\n")}\n`))
     return results.every((r) => r.exact)

@@ -33,13 +33,24 @@ export interface InboxOptions<E, R> extends InboxBroker.BrokerOptions {
    * (or defect) rolls back and counts as an attempt.
    */
   readonly handler: (message: InboxMessage.InboxMessage) => Effect.Effect<void, E, SqlClient | R>
+  /**
+   * Optional: handles all the messages of a batch to handle at once (broker order, duplicates and held
+   * messages left out), inside the same transaction, with the effect `handler` would have on each in
+   * turn, e.g. one multi-row INSERT instead of one per message. When it fails, the batch rolls back and is
+   * handled again message by message with `handler`, so that a failing message is retried and parked
+   * on its own as usual.
+   */
+  readonly handleBatch?: (messages: ReadonlyArray<InboxMessage.InboxMessage>) => Effect.Effect<void, E, SqlClient | R>
   /** Tries of a failing message before its stream parks (default 3). */
   readonly attempts?: number
   /** Pause between two tries of a failing message (default 100 ms). */
   readonly retryDelay?: Duration.Input
   /**
-   * Most messages handled in one transaction (default 100): of those already delivered, never waiting
-   * for more. A failing message costs its batch one rollback; the messages ahead of it still commit.
+   * Most messages handled in one transaction (default 100, or 500 with `handleBatch`): of those already
+   * delivered, never waiting for more, so it matters only when the inbox is behind. A batch costs a few
+   * round trips whatever its size (with `handleBatch`), so this cap bounds how fast a lagging inbox
+   * catches up; with `handler` alone each message adds one, and the cap bounds a transaction's length.
+   * A failing message costs its batch one rollback; the messages ahead of it still commit.
    */
   readonly batchSize?: number
   /** How long the lease of the active process lasts without renewal (default 10 s; renewed every third). */
@@ -141,15 +152,19 @@ export const make = <E, R>(options: InboxOptions<E, R>): Effect.Effect<InboxServ
     const lease = InboxLease.make(pg, name, ttl)
 
     const handle = (m: InboxMessage.InboxMessage) => options.handler(m).pipe(Effect.provideService(SqlClient, pg), Effect.provide(context))
+    const handleBatch = options.handleBatch
 
     const consumer = InboxConsumer.make({
       name,
       pg,
       store,
-      batchSize: Math.max(1, Math.floor(options.batchSize ?? 100)),
+      batchSize: Math.max(1, Math.floor(options.batchSize ?? (options.handleBatch === undefined ? 100 : 500))),
       attempts,
       retryDelay,
       handle,
+      handleBatch: handleBatch === undefined
+        ? undefined
+        : (ms: ReadonlyArray<InboxMessage.InboxMessage>) => handleBatch(ms).pipe(Effect.provideService(SqlClient, pg), Effect.provide(context)),
       beforeAck: options.beforeAck,
       health: (error) =>
         Effect.sync(() => {

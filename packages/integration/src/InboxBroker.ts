@@ -1,7 +1,7 @@
 /**
  * The inbox's side of NATS JetStream: a durable pull consumer with explicit acks (created on first use,
- * its ack wait and filter brought up to date on later starts, recreated at its ack floor when a previous
- * session left messages unacknowledged), consumed through one connection per session, and the consumer's
+ * its ack wait brought up to date on later starts, recreated at its ack floor when a previous session left
+ * messages unacknowledged or its filter differs), consumed through one connection per session, and the consumer's
  * info (pending messages, the publication time of the oldest unacknowledged one) for the inbox's status. A session's connection is closed with its scope.
  */
 import {
@@ -31,7 +31,7 @@ export interface BrokerOptions {
    */
   readonly filterSubject?: string
   readonly ackWait?: Duration.Input
-  /** How many messages the client fetches ahead of the one being handled (default 64). */
+  /** How many messages the client fetches ahead of the one being handled (default the batch size, at least 64). */
   readonly maxMessages?: number
 }
 
@@ -69,17 +69,20 @@ const connection = (options: BrokerOptions, suffix: string) =>
  * order (the handled ones are found in the de-duplication record). This is why one inbox name must have
  * one active process.
  */
-const ensureConsumer = (nc: NatsConnection, options: BrokerOptions) =>
+const ensureConsumer = (nc: NatsConnection, options: BrokerOptions, batchSize: number) =>
   Effect.tryPromise({
     try: async () => {
       const jsm = await jetstreamManager(nc)
       const ackWait = nanos(Duration.toMillis(Duration.fromInputUnsafe(options.ackWait ?? "30 seconds")))
       const filter = options.filterSubject === undefined ? {} : { filter_subject: options.filterSubject }
+      // Room for the batch being handled and the next one buffered by the client (the server's default is 1,000).
+      const maxAckPending = Math.max(1_000, 3 * Math.max(batchSize, options.maxMessages ?? 0))
       const create = (startSeq: number | undefined) =>
         jsm.consumers.add(options.stream, {
           durable_name: options.name,
           ack_policy: AckPolicy.Explicit,
           ack_wait: ackWait,
+          max_ack_pending: maxAckPending,
           ...filter,
           ...(startSeq === undefined
             ? { deliver_policy: DeliverPolicy.All }
@@ -93,11 +96,13 @@ const ensureConsumer = (nc: NatsConnection, options: BrokerOptions) =>
         await create(undefined)
         return
       }
-      if (info.num_ack_pending > 0) {
+      // nats-server 2.9 accepts a changed filter in an update and then delivers nothing: recreate instead.
+      const filterChanged = (info.config.filter_subject ?? "") !== (options.filterSubject ?? "")
+      if (info.num_ack_pending > 0 || filterChanged) {
         await jsm.consumers.delete(options.stream, options.name)
-        await create(info.ack_floor.stream_seq + 1)
+        await create(info.ack_floor.stream_seq > 0 ? info.ack_floor.stream_seq + 1 : info.config.opt_start_seq)
       } else {
-        await jsm.consumers.update(options.stream, options.name, { ack_wait: ackWait, ...filter })
+        await jsm.consumers.update(options.stream, options.name, { ack_wait: ackWait, max_ack_pending: maxAckPending, ...filter })
       }
     },
     catch: wrap(options.name, "ensure consumer", "Broker")
@@ -115,7 +120,7 @@ export const session = (
 ): Effect.Effect<Effect.Effect<Arr.NonEmptyReadonlyArray<JsMsg>, InboxError>, InboxError, Scope.Scope> =>
   Effect.gen(function*() {
     const nc = yield* connection(options, "")
-    yield* ensureConsumer(nc, options)
+    yield* ensureConsumer(nc, options, batchSize)
     const consumer = yield* Effect.tryPromise({
       try: () => jetstream(nc).consumers.get(options.stream, options.name),
       catch: wrap(options.name, "consumer", "Broker")
@@ -180,6 +185,9 @@ export const info = (options: BrokerOptions): Effect.Effect<ConsumerInfo, InboxE
     }).pipe(Effect.ensuring(Effect.promise(() => nc.close().catch(() => undefined))))
   })
 
-/** Acknowledges `msg` and waits for the broker to confirm it. */
-export const ack = (name: string, msg: JsMsg) =>
-  Effect.tryPromise({ try: () => msg.ackAck(), catch: wrap(name, "ack", "Broker") }).pipe(Effect.asVoid)
+/**
+ * Acknowledges `msg` without waiting for the broker's confirmation (the connection flushes it): the ack
+ * comes after the durable commit, and a lost one is redelivered and found in the de-duplication record,
+ * so waiting would only add a round trip per batch to the lag.
+ */
+export const ack = (name: string, msg: JsMsg) => Effect.try({ try: () => msg.ack(), catch: wrap(name, "ack", "Broker") })

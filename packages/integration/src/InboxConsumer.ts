@@ -2,12 +2,13 @@
  * The inbox's consuming loop: pulls batches from the broker session and handles each batch in ONE
  * PostgreSQL transaction, then acknowledges it. The transaction opens with `InboxStore.claim` (the lease's
  * fencing token, the de-duplication check of the whole batch, the locks on its parked streams), runs the
- * handler per message in broker order, and inserts the de-duplication records in one statement.
+ * handler per message in broker order (or the batch handler once over them all), and inserts the de-duplication records in one statement.
  *
  * The common case pays no savepoints: when a handler fails, the whole transaction rolls back and the batch
  * is tried again cut just before the failing message, so the messages ahead of it commit; the failing one
  * is then the head of what remains and goes through the attempts-then-park path (every later try still
- * carries the rest of the batch along, so a recovered message does not slow the others down). An outage
+ * carries the rest of the batch along, so a recovered message does not slow the others down). A failing
+ * batch handler sends the batch through the per-message handler, up to and including its failing message. An outage
  * (retryable SQL error) retries the same batch with backoff; a lost lease ends the session.
  */
 import type { PgClient } from "@effect/sql-pg"
@@ -40,6 +41,8 @@ export interface ConsumerContext<E> {
   readonly attempts: number
   readonly retryDelay: Duration.Input
   readonly handle: (m: InboxMessage) => Effect.Effect<void, E>
+  /** Handles a batch's messages at once; on a failure the batch is handled again with `handle`. */
+  readonly handleBatch: ((ms: ReadonlyArray<InboxMessage>) => Effect.Effect<void, E>) | undefined
   readonly beforeAck: ((m: InboxMessage) => Effect.Effect<void>) | undefined
   /** Reports the health: undefined when a transaction went through, else what failed. */
   readonly health: (error: string | undefined) => Effect.Effect<void>
@@ -66,8 +69,11 @@ const failureOf = <T>(cause: Cause.Cause<unknown>, guard: (u: unknown) => u is T
 export const make = <E>(ctx: ConsumerContext<E>) => {
   const { name, pg, store } = ctx
 
-  /** One transaction over `batch`; fails with `HandlerFailed` at the first failing handler. */
-  const tryBatch = (token: string, batch: ReadonlyArray<Entry>) =>
+  /**
+   * One transaction over `batch`; fails with `HandlerFailed` at the first failing handler (index -1: the
+   * batch handler, when `whole`).
+   */
+  const tryBatch = (token: string, batch: ReadonlyArray<Entry>, whole: boolean) =>
     pg.withTransaction(Effect.gen(function*() {
       const claim = yield* store.claim(name, token, batch.map((e) => e.m.id), [...new Set(batch.map((e) => e.m.stream))])
       if (!claim.held) return yield* new LeaseLost({ inbox: name })
@@ -81,9 +87,17 @@ export const make = <E>(ctx: ConsumerContext<E>) => {
           yield* store.hold(name, m)
           continue
         }
+        if (whole) {
+          handled.push(m)
+          continue
+        }
         const exit = yield* Effect.exit(ctx.handle(m))
         if (Exit.isFailure(exit)) return yield* new HandlerFailed({ index, cause: exit.cause })
         handled.push(m)
+      }
+      if (whole && ctx.handleBatch !== undefined && handled.length > 0) {
+        const exit = yield* Effect.exit(ctx.handleBatch(handled))
+        if (Exit.isFailure(exit)) return yield* new HandlerFailed({ index: -1, cause: exit.cause })
       }
       yield* store.recordMany(name, handled)
     }))
@@ -106,11 +120,9 @@ export const make = <E>(ctx: ConsumerContext<E>) => {
         if (Exit.isSuccess(yield* Effect.exit(hook))) ready.push(msg)
       }
       // A lost ack is redelivered later and found in the de-duplication record.
-      yield* Effect.forEach(ready, (msg) =>
-        InboxBroker.ack(name, msg).pipe(Effect.catch((e) => Effect.logWarning("inbox ack failed", { inbox: name, error: e.message }))), {
-        concurrency: "unbounded",
-        discard: true
-      })
+      for (const msg of ready) {
+        yield* InboxBroker.ack(name, msg).pipe(Effect.catch((e) => Effect.logWarning("inbox ack failed", { inbox: name, error: e.message })))
+      }
     })
 
   /** Handles `entries` until each is handled, a duplicate, held or parked; fails only with `LeaseLost`. */
@@ -120,6 +132,8 @@ export const make = <E>(ctx: ConsumerContext<E>) => {
       let limit = rest.length
       let failures = 0
       let outage = Duration.millis(50)
+      // How many of `rest` go message by message, after the batch handler failed on them.
+      let single = 0
       const stalled = (cause: Cause.Cause<unknown>) =>
         Effect.gen(function*() {
           yield* ctx.health(describe(cause))
@@ -129,11 +143,12 @@ export const make = <E>(ctx: ConsumerContext<E>) => {
         })
       while (rest.length > 0) {
         const batch = rest.slice(0, limit)
-        const exit = yield* Effect.exit(tryBatch(token, batch))
+        const exit = yield* Effect.exit(tryBatch(token, batch, ctx.handleBatch !== undefined && single === 0))
         if (Exit.isSuccess(exit)) {
           yield* ctx.health(undefined)
           yield* ack(batch)
           rest = rest.slice(batch.length)
+          single = Math.max(0, single - batch.length)
           limit = rest.length
           failures = 0
           outage = Duration.millis(50)
@@ -147,6 +162,12 @@ export const make = <E>(ctx: ConsumerContext<E>) => {
           yield* stalled(cause)
           continue
         }
+        if (failed !== undefined && failed.index === -1) {
+          single = batch.length
+          continue
+        }
+        // Past the failing message, the batch handler takes over again.
+        if (failed !== undefined && single > 0) single = Math.min(single, failed.index + 1)
         // Commit the messages ahead of the failing one first; a failure outside any handler is narrowed to
         // the head alone, so that it is attributed to the right message.
         if (failed !== undefined && failed.index > 0) {
@@ -164,6 +185,7 @@ export const make = <E>(ctx: ConsumerContext<E>) => {
         if (Exit.isSuccess(parked)) {
           yield* ack([head])
           rest = rest.slice(1)
+          single = Math.max(0, single - 1)
           limit = rest.length
           failures = 0
           continue

@@ -62,6 +62,9 @@ export const make = (pg: PgClient.PgClient) => {
     )
 
   /**
+   * The de-duplication check looks each id up (a LATERAL with LIMIT 1, so the primary key on both
+   * columns): with `= ANY(ids)` a young `handled` table without statistics was planned as a scan of all the
+   * consumer's rows, so each batch's claim grew with the table (16 ms at 20,000 rows).
    * The lease is locked `FOR SHARE` until the caller commits, so a take-over (which replaces the token)
    * waits for this transaction: a transaction that saw its token commits before anyone else consumes.
    */
@@ -73,7 +76,8 @@ export const make = (pg: PgClient.PgClient) => {
           SELECT stream_id FROM ${t("parked_streams")} WHERE consumer = ${consumer} AND stream_id = ANY(${[...streams]}::text[])
           FOR UPDATE)
         SELECT EXISTS (SELECT 1 FROM lease) AS held,
-          ARRAY(SELECT message_id FROM ${t("handled")} WHERE consumer = ${consumer} AND message_id = ANY(${[...ids]}::text[])) AS handled,
+          ARRAY(SELECT i.id FROM unnest(${[...ids]}::text[]) AS i(id) CROSS JOIN LATERAL (
+            SELECT 1 FROM ${t("handled")} h WHERE h.consumer = ${consumer} AND h.message_id = i.id LIMIT 1) AS found) AS handled,
           ARRAY(SELECT stream_id FROM parked) AS parked`,
       (rows): Claim => rows[0] ?? { held: false, handled: [], parked: [] }
     )
@@ -83,12 +87,13 @@ export const make = (pg: PgClient.PgClient) => {
     Effect.gen(function*() {
       const last = messages[messages.length - 1]
       if (last === undefined) return
-      yield* sql`
-        INSERT INTO ${t("handled")} (consumer, message_id, stream_id, seq)
-        SELECT ${consumer}, * FROM unnest(${messages.map((m) => m.id)}::text[], ${messages.map((m) => m.stream)}::text[],
-          ${messages.map((m) => m.seq)}::bigint[])`
       const position = messages.reduce<bigint | null>((p, m) => m.position ?? p, null)
+      // One statement (one round trip): the records, then the progress row.
       yield* sql`
+        WITH records AS (
+          INSERT INTO ${t("handled")} (consumer, message_id, stream_id, seq)
+          SELECT ${consumer}, * FROM unnest(${messages.map((m) => m.id)}::text[], ${messages.map((m) => m.stream)}::text[],
+            ${messages.map((m) => m.seq)}::bigint[]))
         INSERT INTO ${t("consumers")} AS c (name, handled, last_seq, last_position, last_stream, last_handled_at)
         VALUES (${consumer}, ${messages.length}, ${last.seq}, ${position}, ${last.stream}, now())
         ON CONFLICT (name) DO UPDATE SET handled = c.handled + EXCLUDED.handled, last_seq = EXCLUDED.last_seq,

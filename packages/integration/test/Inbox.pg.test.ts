@@ -3,9 +3,12 @@
  * each test's own): every message's effect is applied exactly once although messages are delivered again
  * (a skipped ack, a consumer stopped between commit and ack), in order per source stream; a poison message
  * parks only its stream, and retry after a fix and skip both release it; a restarted consumer resumes from
- * its durable consumer without loss.
+ * its durable consumer without loss; a durable consumer created without the inbox's filter is brought to
+ * it (nats-server 2.9 accepted a filter update and then delivered nothing).
  */
 import { assert, layer } from "@effect/vitest"
+import { AckPolicy, jetstreamManager } from "@nats-io/jetstream"
+import { connect } from "@nats-io/transport-node"
 import { eventually, forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Deferred, Effect, Exit, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
@@ -213,6 +216,65 @@ forEachDatabase((target) => {
         const expected = Array.from({ length: 10 }, (_, i) => i + 1)
         assert.deepStrictEqual(byStream(rows, "parcel-x"), expected)
         assert.deepStrictEqual(byStream(rows, "parcel-y"), expected)
+      }))
+
+    it.effect("a batch handler applies batches at once; when it fails, the batch goes message by message and the poison parks", () =>
+      Effect.gen(function*() {
+        const f = fixture()
+        const { scope, sink } = yield* setup(f)
+        const sizes: Array<number> = []
+        const single = handler(f.name, new Set(["parcel-a"]))
+        const inbox = yield* start(f, scope, new Set(["parcel-a"]), {
+          handleBatch: (ms) =>
+            Effect.gen(function*() {
+              sizes.push(ms.length)
+              // Fails as a whole when any message would fail alone.
+              for (const m of ms) yield* single(m)
+            })
+        })
+        const batch = [message("parcel-b", 1), message("parcel-a", 1, true), message("parcel-b", 2), message("parcel-a", 2)]
+        yield* sink.publish(batch)
+        yield* eventually(
+          "a parked, b through",
+          inbox.status,
+          (s) => s.parkedStreams === 1 && s.handled === 2 && s.pending === 0 && s.ackPending === 0
+        )
+        const rows = yield* effects(f.name)
+        assert.deepStrictEqual(byStream(rows, "parcel-b"), [1, 2], "each applied once, in order")
+        assert.deepStrictEqual(byStream(rows, "parcel-a"), [])
+        assert.deepStrictEqual((yield* inbox.parked).map((p) => [p.stream, p.waitingMessages, p.attempts]), [["parcel-a", 2, 3]])
+        assert.isAbove(sizes.length, 0, "the batch handler ran")
+
+        // With the poison parked, later messages go through the batch handler again, several at once.
+        const calls = sizes.length
+        yield* sink.publish([3, 4, 5].map((n) => message("parcel-b", n)))
+        yield* settled(inbox, 5)
+        assert.deepStrictEqual(byStream(yield* effects(f.name), "parcel-b"), [1, 2, 3, 4, 5])
+        assert.isAbove(sizes.length, calls, "the later messages went through the batch handler")
+      }))
+
+    it.effect("a durable consumer created without a filter is brought to the inbox's filter and delivers", () =>
+      Effect.gen(function*() {
+        const f = fixture()
+        const { sink } = yield* setup(f)
+        // A message outside the filter, then the consumer as an earlier deployment created it: no filter.
+        yield* sink.publish([{ ...message("other-a", 1), subject: "other.Thing" }])
+        yield* Effect.acquireUseRelease(
+          Effect.promise(() => connect({ servers: SHARED_NATS })),
+          (nc) =>
+            Effect.promise(async () =>
+              (await jetstreamManager(nc)).consumers.add(f.stream, { durable_name: f.name, ack_policy: AckPolicy.Explicit })
+            ),
+          (nc) => Effect.promise(() => nc.close())
+        )
+        const batch = [1, 2, 3, 4].map((n) => message("parcel-f", n))
+        yield* sink.publish(batch)
+        const scope = yield* Scope.make()
+        yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
+        const inbox = yield* start(f, scope, new Set())
+        yield* settled(inbox, 4)
+        assert.deepStrictEqual(byStream(yield* effects(f.name), "parcel-f"), [1, 2, 3, 4])
+        assert.strictEqual((yield* effects(f.name)).length, 4, "the message outside the filter was not handled")
       }))
   })
 })
