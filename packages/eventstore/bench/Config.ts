@@ -66,8 +66,14 @@ export const checkArgs = (args: ReadonlyArray<string>): "run" | "help" => {
   throw new Error(`unexpected arguments: ${args.join(" ")}\n\n${USAGE}`)
 }
 
-/** The most concurrent clients of any scenario; the pool is sized from it. */
+/** The concurrent clients of the main scenarios; the pool is sized from it. */
 export const MAX_CLIENTS = 16
+
+/**
+ * Clients of the widest 1-event scenario: four times the pool, so clients queue for connections (raw) or
+ * for a group commit (store), as the fibers of a busy server do.
+ */
+export const WIDE_CLIENTS = 64
 
 /**
  * Pool size: one connection per client, plus headroom for the store's throttled NOTIFY and the benchmark's

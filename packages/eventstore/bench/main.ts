@@ -2,7 +2,7 @@
  * `node bench/main.ts` (or `scripts/bench` from the repository root): the event store benchmark.
  *
  * All scenarios run in ONE process against ONE fresh database, in a fixed order, sharing one pool, so their
- * numbers are comparable with each other: appends (raw INSERT vs EventStore.append, 1 event at 1/4/16
+ * numbers are comparable with each other: appends (raw INSERT vs EventStore.append, 1 event at 1/4/16/64
  * clients, 10 events at 16 clients), rehydrating a 1,000-event aggregate (with and without a snapshot), and
  * reading the global order, and a follower polling it (idle and next to appenders). Progress goes to stderr; the results go to stdout as markdown and to
  * `bench/results/latest.json`. Settings: see `Config.ts` (BENCH_SECONDS, DATABASE_URL, ...).
@@ -125,7 +125,7 @@ const scenarios = (embedded: boolean, database: string) =>
     const server = yield* ServerStats.make
     const runOptions: Measure.RunOptions = { seconds: config.seconds, warmupSeconds: config.warmupSeconds, cpu, server }
     const appends: Array<Report.AppendRow> = []
-    for (const clients of [1, 4, Config.MAX_CLIENTS]) appends.push(...(yield* appendPair(runOptions, clients, 1)))
+    for (const clients of [1, 4, Config.MAX_CLIENTS, Config.WIDE_CLIENTS]) appends.push(...(yield* appendPair(runOptions, clients, 1)))
     appends.push(...(yield* appendPair(runOptions, Config.MAX_CLIENTS, 10)))
     appends.push(...(yield* encryptionPair(runOptions, Config.MAX_CLIENTS)))
     const rehydrate = yield* Rehydrate.run(runOptions)
