@@ -46,7 +46,10 @@ const config = setup()
 
 /** One pool for every scenario, with the store (and its migrations) on top. */
 const storeLayer = (url: string) =>
-  PgEventStore.layer({ notifications: config.notifications }).pipe(
+  PgEventStore.layer({
+    notifications: config.notifications,
+    groupCommit: config.groupCommit && (config.groupConcurrency === undefined ? {} : { concurrency: config.groupConcurrency })
+  }).pipe(
     Layer.provideMerge(PgClient.layer({
       url: Redacted.make(url),
       maxConnections: Config.POOL_SIZE,
@@ -141,6 +144,7 @@ const scenarios = (embedded: boolean, database: string) =>
       warmupSeconds: config.warmupSeconds,
       pool: { maxConnections: Config.POOL_SIZE, multiplex: config.multiplex, prepare: config.prepare },
       notifications: config.notifications,
+      groupCommit: config.groupCommit,
       server: { embedded, version: info.version, settings: info.settings },
       payload: Payload.sizes(),
       streamsPerClient: Appends.STREAMS_PER_CLIENT,

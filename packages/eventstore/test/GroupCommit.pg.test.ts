@@ -1,9 +1,9 @@
 /**
  * Group commit against PostgreSQL: appends queued behind a group in flight are written together in one
- * transaction, and each caller still gets its own answer. To make the grouping certain, each test holds
- * the group in flight: a transaction locks a stream's row, an append to that stream (the leader) waits on
- * the lock, and the appends started meanwhile queue (one group at a time, `concurrency: 1`); releasing
- * the lock lets the leader finish and the queued appends go as ONE group (they share a transaction id).
+ * transaction, and each caller still gets its own answer. To make the grouping certain, the tests hold the
+ * group in flight: a transaction locks a stream's row, an append to that stream (the leader, alone) waits
+ * on the lock, and the appends started meanwhile queue (one group at a time); releasing the lock lets the
+ * leader finish and the queued appends go as ONE group (they share a transaction id).
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
@@ -18,39 +18,54 @@ interface Spec {
   readonly events: ReadonlyArray<NewEvent>
 }
 
-/** Runs `specs` as one group behind a held leader; answers each append's result (in order) and the leader's. */
-const asOneGroup = (specs: ReadonlyArray<Spec>) =>
+/** Locks `stream`'s row in a transaction of its own until `release` is completed. */
+const holdRow = (stream: string) =>
   Effect.gen(function*() {
-    const store = yield* EventStore
     const sql = yield* PgClient.PgClient
-    const blocker = streamName("blocker")
-    yield* store.append(blocker, "no_stream", [event("Opened")])
     const locked = yield* Deferred.make<void>()
     const release = yield* Deferred.make<void>()
     const holder = yield* sql.withTransaction(Effect.gen(function*() {
-      yield* sql`SELECT 1 FROM verity.streams WHERE stream_id = ${blocker} FOR UPDATE`
+      yield* sql`SELECT 1 FROM verity.streams WHERE stream_id = ${stream} FOR UPDATE`
       yield* Deferred.succeed(locked, undefined)
       yield* Deferred.await(release)
     })).pipe(Effect.forkChild)
     yield* Deferred.await(locked)
+    return { release: Effect.andThen(Deferred.succeed(release, undefined), Fiber.join(holder)) }
+  })
+
+/** Sessions of this database waiting on a lock (the probe of the waits below). */
+const lockWaiters = Effect.gen(function*() {
+  const sql = yield* PgClient.PgClient
+  return yield* sql<{ readonly pid: number }>`SELECT pid FROM pg_stat_activity
+    WHERE datname = current_database() AND wait_event_type = 'Lock'`
+})
+
+/**
+ * Starts `specs` as one group behind a held leader and lets the group go; answers the leader's result and
+ * the members' fibers (each yields its append's result).
+ */
+const startGroup = (specs: ReadonlyArray<Spec>) =>
+  Effect.gen(function*() {
+    const store = yield* EventStore
+    const blocker = streamName("blocker")
+    yield* store.append(blocker, "no_stream", [event("Opened")])
+    const held = yield* holdRow(blocker)
+    const waitersBefore = (yield* lockWaiters).length
     // Started synchronously, in this order: the leader takes the only group slot, the others queue.
     const leader = yield* store.append(blocker, 1, [event("Leader")]).pipe(Effect.forkChild({ startImmediately: true }))
     const members = yield* Effect.forEach(specs, (spec) =>
       store.append(spec.stream, spec.expected, spec.events).pipe(Effect.result, Effect.forkChild({ startImmediately: true })))
-    yield* eventually(
-      "the leader to wait on the held row lock",
-      Effect.map(
-        sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-        (rows) =>
-          rows[0]!.n > 0
-      )
-    )
-    yield* Deferred.succeed(release, undefined)
-    yield* Fiber.join(holder)
-    const leaderResult = yield* Fiber.join(leader)
-    const results = yield* Effect.forEach(members, Fiber.join)
-    return { leader: leaderResult, results }
+    yield* eventually("the leader to wait on the held row lock", lockWaiters, (rows) =>
+      rows.length > waitersBefore)
+    yield* held.release
+    return { leader: yield* Fiber.join(leader), members }
+  })
+
+/** Runs `specs` as one group behind a held leader; answers each append's result (in order) and the leader's. */
+const asOneGroup = (specs: ReadonlyArray<Spec>) =>
+  Effect.gen(function*() {
+    const { leader, members } = yield* startGroup(specs)
+    return { leader, results: yield* Effect.forEach(members, Fiber.join) }
   })
 
 /** A result for an assertion message (positions are bigints, which JSON cannot print). */
@@ -170,54 +185,60 @@ forEachDatabase((target) => {
           assert.isTrue((yield* store.streamInfo(streams[2]!))._tag === "None")
         }))
 
+      it.effect("a stream held by another transaction does not stall the rest of the group", () =>
+        Effect.gen(function*() {
+          const store = yield* EventStore
+          const hot = streamName("held")
+          yield* store.append(hot, "no_stream", events(1))
+          const held = yield* holdRow(hot)
+          const specs = Array.from({ length: 4 }, (): Spec => ({ stream: streamName("free"), expected: "no_stream", events: events(1) }))
+          const { members } = yield* startGroup([...specs.slice(0, 2), { stream: hot, expected: 1, events: events(1) }, ...specs.slice(2)])
+          const free = yield* Effect.forEach([0, 1, 3, 4], (i) => Fiber.join(members[i]!))
+          assert.isTrue(free.every(Result.isSuccess))
+          assert.strictEqual(new Set(free.map((r) => txOf(Result.getOrThrow(r).checkpoint))).size, 1)
+          // The held stream's append waits for the row (alone, as a single append), and then commits.
+          assert.isUndefined(members[2]!.pollUnsafe())
+          yield* held.release
+          const late = yield* Fiber.join(members[2]!)
+          assert.strictEqual(Result.getOrThrow(late).version, 2)
+        }))
+
       it.effect("an outage fails every member with StoreUnavailable and writes none of them", () =>
         Effect.gen(function*() {
           const store = yield* EventStore
           const sql = yield* PgClient.PgClient
-          const specs = Array.from({ length: 6 }, (): Spec => ({ stream: streamName("outage"), expected: "no_stream", events: events(2) }))
-          // A member of the group waits on a held row lock, so the group is in flight when its session ends.
-          const hostage = streamName("hostage")
-          yield* store.append(hostage, "no_stream", events(1))
-          const locked = yield* Deferred.make<void>()
+          // A caller's open transaction creates a stream: a group member creating it too waits for that
+          // transaction, so the group is in flight when its session ends. (The caller's append runs in the
+          // caller's transaction, not in a group: it stays invisible until that transaction ends.)
+          const pending = streamName("pending")
+          const appended = yield* Deferred.make<void>()
           const release = yield* Deferred.make<void>()
           const holder = yield* sql.withTransaction(Effect.gen(function*() {
-            yield* sql`SELECT 1 FROM verity.streams WHERE stream_id = ${hostage} FOR UPDATE`
-            yield* Deferred.succeed(locked, undefined)
+            yield* store.append(pending, "no_stream", events(1))
+            yield* Deferred.succeed(appended, undefined)
             yield* Deferred.await(release)
           })).pipe(Effect.forkChild)
-          yield* Deferred.await(locked)
-          const holderPid = yield* eventually(
-            "the holder's session",
-            sql<{ readonly pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-              AND state = 'idle in transaction'`,
-            (rows) => rows.length === 1
-          )
-          const all = [...specs.slice(0, 3), { stream: hostage, expected: 1, events: events(1) }, ...specs.slice(3)]
+          yield* Deferred.await(appended)
+          assert.isTrue((yield* store.streamInfo(pending))._tag === "None")
+          const specs = Array.from({ length: 7 }, (): Spec => ({ stream: streamName("outage"), expected: "no_stream", events: events(2) }))
+          const all = [...specs.slice(0, 4), { stream: pending, expected: "no_stream" as const, events: events(1) }, ...specs.slice(4)]
           // The first goes alone; the rest queue behind it and then go together, as one group.
           const fibers = yield* Effect.forEach(all, (spec) =>
             store.append(spec.stream, spec.expected, spec.events).pipe(Effect.exit, Effect.forkChild({ startImmediately: true })))
-          const waiting = yield* eventually(
-            "the group to wait on the held lock",
-            sql<{ readonly pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-              AND wait_event_type = 'Lock' AND pid <> ${holderPid[0]!.pid}`,
-            (rows) =>
-              rows.length === 1
-          )
+          const waiting = yield* eventually("the group to wait on the pending stream", lockWaiters, (rows) =>
+            rows.length === 1)
           yield* sql`SELECT pg_terminate_backend(${waiting[0]!.pid})`
           const exits = yield* Effect.forEach(fibers, Fiber.join)
           yield* Deferred.succeed(release, undefined)
           yield* Fiber.join(holder)
-          // The first append went alone, before the group: it committed. Every member of the group failed.
           assert.isTrue(Exit.isSuccess(exits[0]!))
           for (const exit of exits.slice(1)) {
-            assert.isTrue(Exit.isFailure(exit))
             const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
             assert.deepInclude(Option.getOrUndefined(error), { _tag: "StoreUnavailable", retryable: true })
           }
-          for (const spec of all.slice(1)) {
-            const info = yield* store.streamInfo(spec.stream)
-            assert.strictEqual(info._tag === "Some" ? info.value.version : 0, spec.stream === hostage ? 1 : 0)
-          }
+          for (const spec of specs.slice(1)) assert.isTrue((yield* store.streamInfo(spec.stream))._tag === "None")
+          // The caller's transaction committed its own append, and only that.
+          assert.strictEqual((yield* store.readStream(pending)).length, 1)
         }))
     })
 

@@ -7,6 +7,9 @@
  * bounded (`maxBatch` writes, `maxEvents` events) and never hold two writes to one stream: the later one
  * waits for the next group (in arrival order), since one statement cannot update a row twice.
  *
+ * A write whose stream's row another transaction holds is not waited for in the group (`GroupStatement`):
+ * it goes alone, as a single append, so one held stream never stalls the others.
+ *
  * Failures: a group that fails on an event id already stored (the unique violation aborts the whole
  * statement), or on a deadlock with another process's writers, is written again one append at a time, each
  * as a single append, so only the offender fails. Any other failure (the server went away) fails every
@@ -16,6 +19,7 @@ import { Cause, Deferred, Effect, Exit } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type { AppendResult } from "../Events.ts"
 import type { WritePlan } from "../StoreRules.ts"
+import type { Answer } from "./GroupStatement.ts"
 import { constraintOf } from "./SqlErrors.ts"
 
 export interface GroupCommitOptions {
@@ -23,7 +27,7 @@ export interface GroupCommitOptions {
   readonly maxBatch?: number
   /** Most events in one group (default 2,000; a larger single append still goes, alone). */
   readonly maxEvents?: number
-  /** Groups written at the same time, each on its own connection (default 2). */
+  /** Groups written at the same time, each on its own connection (default 1: the classic group commit). */
   readonly concurrency?: number
 }
 
@@ -42,14 +46,14 @@ export const make = <Rejected>(options: {
   readonly config: GroupCommitOptions
   /** The single append (its own statement): a group of one, and the fallback of a failed group. */
   readonly single: (write: WritePlan) => Effect.Effect<AppendResult, Rejected | SqlError>
-  /** The group statement: one entry per write, `undefined` for a write whose expectation did not hold. */
-  readonly group: (writes: ReadonlyArray<WritePlan>) => Effect.Effect<ReadonlyArray<AppendResult | undefined>, SqlError>
+  /** The group statement: one answer per write (`GroupStatement`). */
+  readonly group: (writes: ReadonlyArray<WritePlan>) => Effect.Effect<ReadonlyArray<Answer>, SqlError>
   /** The refusal of a write whose expectation did not hold. */
   readonly rejected: (write: WritePlan) => Rejected
 }) => {
   const maxBatch = Math.max(1, Math.floor(options.config.maxBatch ?? 64))
   const maxEvents = Math.max(1, Math.floor(options.config.maxEvents ?? 2_000))
-  const concurrency = Math.max(1, Math.floor(options.config.concurrency ?? 2))
+  const concurrency = Math.max(1, Math.floor(options.config.concurrency ?? 1))
   let queue: Array<Member<Rejected>> = []
   let inFlight = 0
 
@@ -75,22 +79,25 @@ export const make = <Rejected>(options: {
     return batch
   }
 
-  const oneByOne = (batch: ReadonlyArray<Member<Rejected>>) =>
-    Effect.forEach(batch, (member) => Effect.flatMap(Effect.exit(options.single(member.write)), (exit) => Deferred.done(member.done, exit)), {
-      concurrency: "unbounded",
-      discard: true
-    })
+  const alone = (member: Member<Rejected>) => Effect.flatMap(Effect.exit(options.single(member.write)), (exit) => Deferred.done(member.done, exit))
+
+  const oneByOne = (batch: ReadonlyArray<Member<Rejected>>) => Effect.forEach(batch, alone, { concurrency: "unbounded", discard: true })
 
   const write = (batch: ReadonlyArray<Member<Rejected>>): Effect.Effect<void> => {
-    if (batch.length === 1) {
-      const member = batch[0]!
-      return Effect.flatMap(Effect.exit(options.single(member.write)), (exit) => Deferred.done(member.done, exit))
-    }
+    if (batch.length === 1) return alone(batch[0]!)
     return Effect.flatMap(Effect.exit(options.group(batch.map((member) => member.write))), (exit) => {
       if (Exit.isSuccess(exit)) {
         return Effect.forEach(batch, (member, i) => {
-          const result = exit.value[i]
-          return Deferred.done(member.done, result === undefined ? Exit.fail(options.rejected(member.write)) : Exit.succeed(result))
+          const answer = exit.value[i]!
+          switch (answer._tag) {
+            case "Appended":
+              return Deferred.done(member.done, Exit.succeed(answer.result))
+            case "NoMatch":
+              return Deferred.done(member.done, Exit.fail(options.rejected(member.write)))
+            case "Busy":
+              // Waits for the row on its own fiber, so the groups behind this one are not held up.
+              return Effect.asVoid(Effect.forkDetach(alone(member)))
+          }
         }, { discard: true })
       }
       const failure = Cause.findErrorOption(exit.cause)
