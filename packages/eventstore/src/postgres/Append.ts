@@ -4,6 +4,9 @@
  * data-modifying CTEs. The row lock taken by the compare-and-set serialises writers of one stream; writers of
  * different streams never wait on each other. A refused append is explained after the fact, by the shared
  * rules (`StoreRules`): an identical retry gets its original result, anything else a typed refusal.
+ * Outside a caller's transaction, appends go through group commit (`GroupCommit`): concurrent ones share one
+ * statement and one transaction, each still checked, answered and explained on its own. `appendMany` is
+ * not grouped: it is all or nothing, and a group is not.
  */
 import { Effect, Option, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"

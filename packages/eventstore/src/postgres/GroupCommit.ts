@@ -120,7 +120,9 @@ export const make = <Rejected>(options: {
           Effect.sync(() => inFlight--),
           Effect.forEach(batch, (member) => Deferred.interrupt(member.done), { discard: true })
         )),
-      drain
+      // One turn of the scheduler first: the callers just answered run on and may append again, and then
+      // go in the next group instead of a group of their own right after it.
+      Effect.andThen(Effect.yieldNow, drain)
     )
   })
 
