@@ -6,6 +6,7 @@
 import { HttpApi, HttpApiMiddleware, OpenApi } from "effect/http-api"
 import { AccountsApi } from "./accounts/Api.ts"
 import { EventsApi } from "./events/Api.ts"
+import { InboxesApi } from "./inboxes/Api.ts"
 import { ProjectionsApi } from "./projections/Api.ts"
 import { SubjectsApi } from "./subjects/Api.ts"
 import { SystemApi } from "./system/Api.ts"
@@ -16,6 +17,7 @@ export class VerityApi extends HttpApi.make("verity")
   .add(TransfersApi)
   .add(SubjectsApi)
   .add(ProjectionsApi)
+  .add(InboxesApi)
   .add(EventsApi)
   .add(SystemApi)
   .annotate(HttpApi.PayloadParseOptions, { onExcessProperty: "error", errors: "all" })

@@ -8,7 +8,9 @@
  *
  * With `NATS_URL` set, the relay (projection `relay`) publishes the ledger's published contracts to NATS
  * JetStream from wherever the projections run, and `BrokerHealth` probes the broker for `/ready`; without
- * it, neither exists and nothing connects to a broker.
+ * it, neither exists and nothing connects to a broker. The ledger's inboxes (`fraud_watch`) run next to the
+ * relay, wherever the projections run (`VERITY_INBOX=off` turns them off); the request thread reads their
+ * status from the database and the broker (InboxStatusReader), since they may run in the worker thread.
  */
 import { PgClient } from "@effect/sql-pg"
 import { BrokerHealth, RelayConfig } from "@verity/integration"
@@ -52,7 +54,8 @@ export const layer = Layer.unwrap(Effect.gen(function*() {
   const runtime = LedgerRuntime.layerWithoutDatabase({
     projections: projections(),
     contracts,
-    runProjections: config.projections === "inline"
+    runProjections: config.projections === "inline",
+    runInboxes: config.projections === "inline"
   }).pipe(
     Layer.merge(brokerHealth),
     Layer.provideMerge(pgClient(url, config.databaseConnections, "verity-api")),

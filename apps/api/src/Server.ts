@@ -14,6 +14,7 @@ import * as Edge from "./Edge.ts"
 import { Feeds } from "./events/Feeds.ts"
 import { EventsHttp } from "./events/Http.ts"
 import * as Idempotency from "./Idempotency.ts"
+import { InboxesHttp } from "./inboxes/Http.ts"
 import { ProjectionsHttp } from "./projections/Http.ts"
 import * as Ranges from "./Ranges.ts"
 import { SubjectsHttp } from "./subjects/Http.ts"
@@ -21,7 +22,7 @@ import { SystemHttp } from "./system/Http.ts"
 import { TransfersHttp } from "./transfers/Http.ts"
 
 export const ApiRoutes = HttpApiBuilder.layer(VerityApi, { openapiPath: "/openapi.json" }).pipe(
-  Layer.provide([AccountsHttp, TransfersHttp, SubjectsHttp, ProjectionsHttp, SystemHttp, EventsHttp]),
+  Layer.provide([AccountsHttp, TransfersHttp, SubjectsHttp, ProjectionsHttp, InboxesHttp, SystemHttp, EventsHttp]),
   Layer.provide([Auth.layer, Idempotency.layer, HttpApiMiddleware.layerProblemDetails({ includeDetails: true })])
 )
 

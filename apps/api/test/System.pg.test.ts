@@ -28,6 +28,10 @@ const endpoints = [
   "get /projections/{name}/parked",
   "post /projections/{name}/parked/{stream}/retry",
   "post /projections/{name}/parked/{stream}/skip",
+  "get /inboxes",
+  "get /inboxes/{name}/parked",
+  "post /inboxes/{name}/parked/{stream}/retry",
+  "post /inboxes/{name}/parked/{stream}/skip",
   "get /events",
   "get /health",
   "get /ready"
@@ -74,6 +78,10 @@ forEachDatabase((target) => {
         const deposit = spec.paths["/accounts/{id}/deposits"].post
         assert.property(deposit.responses, "412")
         assert.property(deposit.responses, "422")
+        // The inboxes: status for scope read, release for scope admin, their errors documented.
+        const inboxRetry = spec.paths["/inboxes/{name}/parked/{stream}/retry"].post
+        for (const status of ["404", "503"]) assert.property(inboxRetry.responses, status)
+        assert.property(spec.paths["/inboxes"].get.responses, "503")
         const feed = spec.paths["/events"].get
         assert.property(feed.responses["200"].content, "text/event-stream")
         assert.property(feed.responses, "400")

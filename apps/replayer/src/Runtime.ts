@@ -2,7 +2,8 @@
  * What the replayer runs on: the ledger runtime (configured or embedded database, protected event store,
  * projection runtime) with the ledger's projections registered but NOT running, except under `follow`.
  * With `NATS_URL` set, the relay (projection `relay`, the ledger's published contracts) is among them;
- * `replayer relay` runs it alone.
+ * `replayer relay` runs it and the ledger's inboxes (`fraud_watch`, consuming what the relay published),
+ * or one of the two (`only`).
  * A rebuild runs its generation in the replayer's own fiber, at bulk batch sizes. `provide` runs a command
  * on it and ends the command with `OperationFailed` (exit 1) if the database is lost for good meanwhile.
  */
@@ -20,15 +21,19 @@ export const readModels = LedgerReadModels.all
 export interface RuntimeOptions {
   readonly run: boolean
   readonly batchSize?: number
-  /** `relay`: the relay alone (no read model, no process manager), for `replayer relay`. */
-  readonly only?: "relay"
+  /**
+   * For `replayer relay`: no read model, no process manager; `relay` runs the relay, `inbox` the inboxes,
+   * `relay+inbox` both.
+   */
+  readonly only?: "relay" | "inbox" | "relay+inbox"
 }
 
 export const layer = (options: RuntimeOptions) =>
   LedgerRuntime.layer({
-    projections: options.only === "relay" ? [] : allProjections,
+    projections: options.only === undefined ? allProjections : [],
     contracts: LedgerContracts.all,
-    runProjections: options.run,
+    runProjections: options.run && options.only !== "inbox",
+    runInboxes: options.run && (options.only === "inbox" || options.only === "relay+inbox"),
     maxConnections: 8,
     projectionOptions: { rebuildBatchSize: options.batchSize ?? 10_000 }
   })

@@ -43,10 +43,14 @@ const launch = (args: ReadonlyArray<string>, env: Record<string, string>) =>
     Effect.sync(() => {
       const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
       let output = ""
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
+      let stdout = ""
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        output += chunk
+        stdout += chunk
+      })
       child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
       const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })))
-      return { child, output: () => output, exited: Effect.promise(() => exited) }
+      return { child, output: () => output, stdout: () => stdout, exited: Effect.promise(() => exited) }
     }),
     ({ child, exited }) => (child.exitCode === null && child.signalCode === null
       ? Effect.sync(() => child.kill("SIGKILL")).pipe(Effect.andThen(exited))
@@ -67,6 +71,12 @@ const deposit = (accountId: string, amount: number) =>
     Schema.decodeUnknownSync(Account.Deposit)({ _tag: "Deposit", accountId, amount, currency: "EUR", at: Date.now() })
   )
 
+const withdraw = (accountId: string, amount: number) =>
+  LedgerStreams.Accounts.handle(
+    accountId,
+    Schema.decodeUnknownSync(Account.Withdraw)({ _tag: "Withdraw", accountId, amount, currency: "EUR", at: Date.now() })
+  )
+
 describe("replayer relay", () => {
   it.live("without NATS_URL: a usage error (exit 2) naming NATS_URL", () =>
     Effect.gen(function*() {
@@ -74,6 +84,19 @@ describe("replayer relay", () => {
       const exit = yield* run.exited
       assert.strictEqual(exit.code, 2, run.output())
       assert.include(run.output(), "needs NATS_URL")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("--only inbox with the inboxes off: a usage error (exit 2) naming VERITY_INBOX", () =>
+    Effect.gen(function*() {
+      const run = yield* launch(["relay", "--only", "inbox"], {
+        DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
+        NATS_URL: "nats://127.0.0.1:1",
+        VERITY_INBOX: "off",
+        AMQP_URL: ""
+      })
+      const exit = yield* run.exited
+      assert.strictEqual(exit.code, 2, run.output())
+      assert.include(run.output(), "VERITY_INBOX")
     }).pipe(Effect.scoped), 60_000)
 })
 
@@ -132,6 +155,82 @@ forEachDatabase((target) => {
           for (const m of messages) {
             for (const personal of ["Grace Hopper", "grace@example.org", "Alan Turing", "alan@example.org"]) assert.notInclude(m.text, personal)
           }
+        }).pipe(Effect.provide(ledger))
+      }).pipe(Effect.scoped), 180_000)
+
+    it.live("runs the fraud_watch inbox next to the relay; replayer status and inboxes show it", () =>
+      Effect.gen(function*() {
+        const id = unique()
+        const stream = `REPLAYER_IN_${id}`
+        const prefix = `ri${id}`
+        yield* Effect.addFinalizer(() => deleteStream(SHARED_NATS, stream))
+        const url = yield* TestDatabase.freshDatabaseUrl(target)
+        const client = PgClient.layer({ url: Redacted.make(url), maxConnections: 4 })
+        const ledger = LedgerRuntime.layerWithoutDatabase({ projections: [], runProjections: false }).pipe(Layer.provideMerge(client))
+        const env = {
+          DATABASE_URL: url,
+          VERITY_MASTER_KEYS: keys,
+          NATS_URL: SHARED_NATS,
+          AMQP_URL: "",
+          VERITY_RELAY_STREAM: stream,
+          VERITY_RELAY_PREFIX: prefix,
+          VERITY_FRAUD_WATCH_MIN_AMOUNT: "5"
+        }
+        const withdrawals = Effect.gen(function*() {
+          const sql = yield* PgClient.PgClient
+          const [present] = yield* sql<{ readonly ok: boolean }>`SELECT to_regclass('fraud_watch.withdrawals') IS NOT NULL AS ok`
+          if (present?.ok !== true) return []
+          return yield* sql<{ readonly amount: string }>`SELECT amount::text FROM fraud_watch.withdrawals ORDER BY amount`
+        }).pipe(Effect.orDie)
+        /** A replayer command run to its end: exit code and output. */
+        const once = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) =>
+          Effect.gen(function*() {
+            const run = yield* launch(args, { ...env, ...extra })
+            const exit = yield* run.exited
+            return { code: exit.code, output: run.output(), stdout: run.stdout() }
+          }).pipe(Effect.scoped)
+
+        yield* Effect.gen(function*() {
+          const account = yield* open("Grace Hopper", "grace@example.org")
+          yield* deposit(account, 100)
+          yield* withdraw(account, 3)
+          yield* withdraw(account, 40)
+
+          const relay = yield* launch(["relay", "--status-every", "0"], env)
+          // Only the withdrawal of at least 5 counts: fraud_watch was fed through the broker.
+          const rows = yield* eventually("fraud_watch filled from the published events", withdrawals, (r) => r.length === 1, {
+            timeout: "60 seconds",
+            interval: "100 millis"
+          })
+          assert.deepStrictEqual(rows.map((r) => r.amount), ["40"])
+          assert.include(relay.output(), "inbox fraud_watch")
+
+          // Status from another process, while the relay process runs the inbox.
+          const json = yield* eventually(
+            "replayer inboxes reports fraud_watch caught up",
+            Effect.map(once(["inboxes", "--json"]), (r) => {
+              const reports = r.code === 0 ? JSON.parse(r.stdout) as ReadonlyArray<Record<string, unknown>> : []
+              return reports.find((i) => i["name"] === "fraud_watch")
+            }),
+            (i) => i?.["handled"] === 4 && i["pending"] === 0,
+            { timeout: "60 seconds", interval: "200 millis" }
+          )
+          assert.strictEqual(json?.["state"], "live")
+          assert.strictEqual(json?.["filterSubject"], `${prefix}.account.>`)
+          const table = yield* once(["status"])
+          assert.strictEqual(table.code, 0, table.output)
+          assert.match(table.output, /INBOX\s+STATE\s+HANDLED/)
+          assert.match(table.output, /fraud_watch\s+live\s+4\s/)
+          const parked = yield* once(["parked", "fraud_watch"])
+          assert.include(parked.output, "fraud_watch: no parked streams")
+          // Without NATS_URL the replayer knows no inbox.
+          const plain = yield* once(["status"], { NATS_URL: "" })
+          assert.strictEqual(plain.code, 0, plain.output)
+          assert.notInclude(plain.output, "INBOX")
+
+          relay.child.kill("SIGTERM")
+          const exit = yield* relay.exited
+          assert.strictEqual(exit.code, 130, relay.output())
         }).pipe(Effect.provide(ledger))
       }).pipe(Effect.scoped), 180_000)
 

@@ -83,7 +83,7 @@ describe("command line", () => {
       assert.include(unknownProjection.stderr, "unknown projection \"nope\"")
       const noDatabase = yield* replayer(["status"], env)
       assert.strictEqual(noDatabase.code, 1)
-    }), 60_000)
+    }), 180_000) // six process starts: seconds each on a loaded 2-core machine
 })
 
 forEachDatabase((target) => {

@@ -100,6 +100,16 @@ export const markdown = (results: Results): string => {
       `- page size ${int(pass.pageSize)}${flag(pass.cpu)}: ${int(pass.eventsPerSecond)} events/s (${pass.seconds.toFixed(2)} s; CPU ${cpu(pass.cpu)})`
     )
   }
+  const rawBest = Math.max(...readAll.raw.map((r) => r.eventsPerSecond))
+  for (const r of readAll.raw) {
+    lines.push(`- ${r.label}${flag(r.cpu)}: ${int(r.eventsPerSecond)} events/s (${r.seconds.toFixed(2)} s; CPU ${cpu(r.cpu)})`)
+  }
+  const largest = readAll.passes[readAll.passes.length - 1]
+  if (largest !== undefined && readAll.raw.length > 0) {
+    lines.push(
+      `- streamAll with pages of ${int(largest.pageSize)} against the faster raw read: ${((100 * largest.eventsPerSecond) / rawBest).toFixed(0)}%`
+    )
+  }
   if (readAll.topUp !== undefined) {
     const t = readAll.topUp
     lines.push(
@@ -119,7 +129,9 @@ export const markdown = (results: Results): string => {
   )
   disturbed ||= isDisturbed(results.polling.idle.cpu) || isDisturbed(results.polling.busy.cpu)
   disturbed ||= [rehydrate.loadFull, rehydrate.loadSnapshot, rehydrate.readStream, rehydrate.decodeFold]
-    .some((r) => isDisturbed(r.cpu)) || readAll.passes.some((pass) => isDisturbed(pass.cpu))
+    .some((r) => isDisturbed(r.cpu)) ||
+    readAll.passes.some((pass) => isDisturbed(pass.cpu)) ||
+    readAll.raw.some((pass) => isDisturbed(pass.cpu))
   if (disturbed) {
     lines.push("")
     lines.push(

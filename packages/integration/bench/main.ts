@@ -8,7 +8,10 @@
  *    JetStream is read back and checked: every event once, in the store's order (MATCH / MISMATCH);
  * 3. lag: appends at a steady BENCH_RATE (2,000 events/s, BENCH_EVENTS_PER_APPEND per append) for
  *    BENCH_SECONDS (10); an ordered JetStream consumer receives the messages; lag = receipt - the append's
- *    return (its commit). Messages never received, duplicates and order are checked too.
+ *    return (its commit). Messages never received, duplicates and order are checked too. At the same time an
+ *    `Inbox` (bench/Inbox.ts) consumes the stream, one row per event in its handler's transaction; inbox
+ *    lag = that transaction's commit - the append's return, with what it sustained (events/s), events never
+ *    handled and effects applied twice (a MISMATCH when not every event was handled exactly once).
  * Exits with status 1 on any MISMATCH. Other settings: BENCH_BATCH (relay batch while catching up, 5000),
  * BENCH_LIVE_BATCH (500), BENCH_ACK_TIMEOUT_MS (broker ack timeout, 5000), BENCH_PROFILE=1 (V8 CPU
  * profile of the throughput phase into bench/results/).
@@ -18,12 +21,12 @@ import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { Checkpoint, EventStore, PgEventStore } from "@verity/eventstore"
 import { Context, Duration, Effect, FiberSet, Layer, Redacted, Scope } from "effect"
-import * as Fs from "node:fs"
-import * as Inspector from "node:inspector"
 import * as Os from "node:os"
-import { fileURLToPath } from "node:url"
-import { JetStreamSink, Relay } from "../src/index.ts"
+import { JetStreamSink, Relay, type Sink } from "../src/index.ts"
 import { contractFor } from "../test/support/Parcels.ts"
+import { check, percentile, profiled } from "./Checks.ts"
+import { startInbox } from "./Inbox.ts"
+import { CATEGORY, PREFIX, STREAM } from "./Names.ts"
 import * as Servers from "./Servers.ts"
 
 const int = (name: string, fallback: number) => {
@@ -45,12 +48,11 @@ const config = {
   rate: int("BENCH_RATE", 2_000),
   seconds: int("BENCH_SECONDS", 10),
   eventsPerAppend: int("BENCH_EVENTS_PER_APPEND", 10),
-  ackTimeout: Duration.millis(int("BENCH_ACK_TIMEOUT_MS", 5_000))
+  ackTimeout: Duration.millis(int("BENCH_ACK_TIMEOUT_MS", 5_000)),
+  /** BENCH_INBOX=0: no inbox in the lag phase (the subscriber's lag without an inbox's load beside it). */
+  inbox: env("BENCH_INBOX") !== "0"
 }
-const CATEGORY = "parcel"
 const PER_STREAM = 100
-const STREAM = "RELAY_BENCH"
-const PREFIX = "bench"
 
 const progress = (line: string) => Effect.sync(() => process.stderr.write(`[bench] ${line}\n`))
 
@@ -127,64 +129,29 @@ const readIds = (nc: NatsConnection, fromSeq: number, count: number) =>
     return ids
   })
 
-interface Check {
-  readonly expected: number
-  readonly received: number
-  readonly missing: number
-  readonly duplicates: number
-  readonly outOfOrder: number
-  readonly match: boolean
+/** One `publish` of the relay: when it started and ended (performance.now()) and its message count. */
+interface PublishTiming {
+  readonly start: number
+  readonly end: number
+  readonly messages: number
 }
 
-const check = (expected: ReadonlyArray<string>, received: ReadonlyArray<string>): Check => {
-  const want = new Set(expected)
-  const seen = new Set<string>()
-  let duplicates = 0
-  for (const id of received) {
-    if (seen.has(id)) duplicates++
-    seen.add(id)
-  }
-  let missing = 0
-  for (const id of want) if (!seen.has(id)) missing++
-  let outOfOrder = 0
-  for (let i = 0; i < Math.max(expected.length, received.length); i++) if (expected[i] !== received[i]) outOfOrder++
-  return {
-    expected: expected.length,
-    received: received.length,
-    missing,
-    duplicates,
-    outOfOrder,
-    match: missing === 0 && duplicates === 0 && outOfOrder === 0 && expected.length === received.length
-  }
-}
-
-const profiled = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
-  if (process.env["BENCH_PROFILE"] !== "1") return effect
-  const session = new Inspector.Session()
-  const post = (method: string) =>
-    Effect.callback<unknown>((resume) => {
-      session.post(method, (error, result) => resume(error === null ? Effect.succeed(result) : Effect.die(error)))
-    })
-  return Effect.gen(function*() {
-    session.connect()
-    yield* post("Profiler.enable")
-    yield* post("Profiler.start")
-    const result = yield* effect
-    const { profile } = (yield* post("Profiler.stop")) as { readonly profile: unknown }
-    session.disconnect()
-    const file = fileURLToPath(new URL("./results/relay-throughput.cpuprofile", import.meta.url))
-    Fs.mkdirSync(fileURLToPath(new URL("./results/", import.meta.url)), { recursive: true })
-    Fs.writeFileSync(file, JSON.stringify(profile))
-    yield* progress(`CPU profile: ${file}`)
-    return result
-  })
-}
-
-const startRelay = (natsUrl: string, scope: Scope.Scope, owner: string) =>
+const startRelay = (natsUrl: string, scope: Scope.Scope, owner: string, timings: Array<PublishTiming> = []) =>
   Effect.gen(function*() {
-    const sink = yield* JetStreamSink.make({ servers: natsUrl, stream: STREAM, prefix: PREFIX, ackTimeout: config.ackTimeout }).pipe(
+    const jetStream = yield* JetStreamSink.make({ servers: natsUrl, stream: STREAM, prefix: PREFIX, ackTimeout: config.ackTimeout }).pipe(
       Scope.provide(scope)
     )
+    // Timed, to tell the broker's share (publish until the last ack) from the rest of a relay cycle.
+    const sink: Sink.Sink = {
+      publish: (messages) =>
+        Effect.suspend(() => {
+          const start = performance.now()
+          return Effect.ensuring(
+            jetStream.publish(messages),
+            Effect.sync(() => timings.push({ start, end: performance.now(), messages: messages.length }))
+          )
+        })
+    }
     const context = yield* Layer.buildWithScope(
       Relay.layer({
         name: "relay_bench",
@@ -217,8 +184,24 @@ const throughput = (natsUrl: string, nc: NatsConnection) =>
     return { seconds, eventsPerSecond: config.events / seconds, nodeCpuSeconds: (used.user + used.system) / 1e6, check: result }
   })
 
-const percentile = (sorted: ReadonlyArray<number>, q: number) =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!
+/** Per live relay cycle: publish time (until the last ack), the time between two publishes, batch sizes. */
+const cycles = (timings: ReadonlyArray<PublishTiming>) => {
+  const sorted = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)
+  const summary = (xs: ReadonlyArray<number>) => {
+    const s = sorted(xs)
+    return {
+      p50: Math.round(percentile(s, 0.5) * 10) / 10,
+      p99: Math.round(percentile(s, 0.99) * 10) / 10,
+      max: Math.round((s.at(-1) ?? 0) * 10) / 10
+    }
+  }
+  return {
+    publishes: timings.length,
+    publishMs: summary(timings.map((t) => t.end - t.start)),
+    betweenMs: summary(timings.slice(1).map((t, i) => t.start - timings[i]!.end)),
+    messages: summary(timings.map((t) => t.messages))
+  }
+}
 
 const lag = (natsUrl: string, nc: NatsConnection) =>
   Effect.gen(function*() {
@@ -227,7 +210,8 @@ const lag = (natsUrl: string, nc: NatsConnection) =>
     const jsm = yield* Effect.promise(() => jetstreamManager(nc))
     const lastSeq = (yield* Effect.promise(() => jsm.streams.info(STREAM))).state.last_seq
     const scope = yield* Scope.make()
-    const relay = yield* startRelay(natsUrl, scope, "bench-lag")
+    const timings: Array<PublishTiming> = []
+    const relay = yield* startRelay(natsUrl, scope, "bench-lag", timings)
     yield* relay.projections.waitFor(relay.name, horizon.checkpoint, "60 seconds").pipe(Effect.orDie)
 
     // The subscriber: an ordered consumer from the first message after the throughput phase.
@@ -238,6 +222,8 @@ const lag = (natsUrl: string, nc: NatsConnection) =>
       jetstream(nc).consumers.get(STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1, headers_only: true })
     )
     const messages = yield* Effect.promise(() => consumer.consume({ max_messages: 1_000 }))
+    const inbox = config.inbox ? yield* startInbox(natsUrl, jsm, lastSeq + 1, scope) : undefined
+    const inboxAt = inbox?.committedAt ?? new Map<string, number>()
     const consuming = (async () => {
       for await (const m of messages) {
         const id = m.headers?.get("Nats-Msg-Id") ?? ""
@@ -274,19 +260,31 @@ const lag = (natsUrl: string, nc: NatsConnection) =>
     }
     yield* FiberSet.awaitEmpty(appends)
     const achievedRate = appended / ((performance.now() - start) / 1_000)
-    // Grace for the last messages: up to 10 s after the last commit.
-    const graceEnd = performance.now() + 10_000
-    while (receivedAt.size < appended && performance.now() < graceEnd) yield* Effect.sleep("20 millis")
+    // Grace for the last messages: up to 10 s after the last commit for the subscriber, 180 s for the inbox
+    // (which may fall behind the rate and work off a backlog).
+    const lastCommit = performance.now()
+    while (receivedAt.size < appended && performance.now() < lastCommit + 10_000) yield* Effect.sleep("20 millis")
+    while (inbox !== undefined && inboxAt.size < appended && performance.now() < lastCommit + 180_000) yield* Effect.sleep("20 millis")
     yield* Effect.sleep("200 millis") // a late duplicate would show up here
+    if (inbox !== undefined && inboxAt.size < appended) yield* progress(`inbox behind: ${JSON.stringify(yield* inbox.status)}`)
     yield* Effect.promise(() => messages.close().then(() => consuming))
     yield* Scope.close(scope, Effect.void as never)
 
-    const lags: Array<number> = []
-    for (const [id, at] of committedAt) {
-      const got = receivedAt.get(id)
-      if (got !== undefined) lags.push(Math.max(0, got - at))
+    const lagsTo = (arrived: ReadonlyMap<string, number>) => {
+      const lags: Array<number> = []
+      for (const [id, at] of committedAt) {
+        const got = arrived.get(id)
+        if (got !== undefined) lags.push(Math.max(0, got - at))
+      }
+      return lags.sort((a, b) => a - b)
     }
-    lags.sort((a, b) => a - b)
+    const lags = lagsTo(receivedAt)
+    const inboxLags = lagsTo(inboxAt)
+    const startLags = lagsTo(inbox?.startedAt ?? new Map())
+    const handledRows = inbox === undefined ?
+      [{ n: 0, twice: 0 }] :
+      yield* (yield* PgClient.PgClient)<{ readonly n: number; readonly twice: number }>`
+      SELECT count(*)::int AS n, count(*) FILTER (WHERE applied > 1)::int AS twice FROM bench_inbox`.pipe(Effect.orDie)
     const expected = yield* storedIds(horizon.checkpoint)
     const result = check(expected, received)
     const row = {
@@ -298,9 +296,25 @@ const lag = (natsUrl: string, nc: NatsConnection) =>
       p99Ms: percentile(lags, 0.99),
       maxMs: lags[lags.length - 1] ?? 0,
       neverReceived: result.missing,
-      check: result
+      check: result,
+      inbox: inbox === undefined ? undefined : {
+        p50Ms: percentile(inboxLags, 0.5),
+        p95Ms: percentile(inboxLags, 0.95),
+        p99Ms: percentile(inboxLags, 0.99),
+        maxMs: inboxLags[inboxLags.length - 1] ?? 0,
+        neverHandled: appended - inboxLags.length,
+        // To the handler's first call: what delivery takes, the rest is the inbox's own work and queue.
+        startP50Ms: percentile(startLags, 0.5),
+        startP99Ms: percentile(startLags, 0.99),
+        // What it sustained: events over the time from the first append to the last handler commit.
+        handledRate: inboxAt.size / (([...inboxAt.values()].reduce((a, b) => Math.max(a, b), start) - start) / 1_000),
+        rows: handledRows[0]!.n,
+        appliedTwice: handledRows[0]!.twice,
+        match: inboxLags.length === appended && handledRows[0]!.n === appended && handledRows[0]!.twice === 0
+      }
     }
     yield* progress(`lag: ${JSON.stringify(row)}`)
+    yield* progress(`relay cycles while live: ${JSON.stringify(cycles(timings))}`)
     return row
   })
 
@@ -350,8 +364,23 @@ const program = Effect.gen(function*() {
     } | ${ms(lagged.p99Ms)} | ${ms(lagged.maxMs)} | ${n(lagged.neverReceived)} | ${lagged.check.match ? "MATCH" : "MISMATCH"} |`,
     ``
   ]
+  const inbox = lagged.inbox
+  if (inbox !== undefined) {
+    out.push(
+      `Lag: append commit -> the inbox's handler transaction committed (same appends; one row per event, \`Inbox\` defaults).`,
+      ``,
+      `| target rate | achieved | inbox handled | seconds | events | p50 ms | p95 ms | p99 ms | max ms | handler start p50 / p99 ms | never handled | applied twice | check |`,
+      `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`,
+      `| ${n(lagged.targetRate)}/s | ${n(lagged.achievedRate)}/s | ${n(inbox.handledRate)}/s | ${config.seconds} | ${n(lagged.events)} | ${
+        ms(inbox.p50Ms)
+      } | ${ms(inbox.p95Ms)} | ${ms(inbox.p99Ms)} | ${ms(inbox.maxMs)} | ${ms(inbox.startP50Ms)} / ${ms(inbox.startP99Ms)} | ${
+        n(inbox.neverHandled)
+      } | ${n(inbox.appliedTwice)} | ${inbox.match ? "MATCH" : "MISMATCH"} |`,
+      ``
+    )
+  }
   process.stdout.write(out.join("\n"))
-  return relayed.check.match && lagged.check.match
+  return relayed.check.match && lagged.check.match && (inbox === undefined || inbox.match)
 })
 
 Effect.runPromise(Effect.scoped(program)).then(

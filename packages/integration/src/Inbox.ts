@@ -4,21 +4,23 @@
  * transaction, and only then is the message acknowledged; a message redelivered after a crash between
  * commit and ack finds its record and is acknowledged without running the handler again.
  *
- * Ordering and parking follow the projection runtime: messages are handled one at a time in the durable
- * consumer's order, so per source stream (`verity-stream`) in the publisher's order. A message whose
+ * One process consumes per inbox name (a fenced lease, InboxLease.ts); others wait as standbys and take
+ * over when it stops. Messages are handled in batches (one transaction per batch, InboxConsumer.ts) in
+ * the durable consumer's order, so per source stream (`verity-stream`) in the publisher's order. A message whose
  * handler keeps failing (`attempts` tries) parks its stream: it and every later message of that stream
  * are kept in `verity_inbox.parked_messages` (and acknowledged at the broker) until an operator retries or
  * skips the stream; other streams keep flowing. A database outage is not a handler failure: the same
  * message is tried again with backoff (status `stalled`), its ack deadline extended, nothing parked.
  */
 import { PgClient } from "@effect/sql-pg"
-import type { JsMsg } from "@nats-io/jetstream"
-import { isRetryableSqlError } from "@verity/eventstore"
-import { type Cause, Context, Duration, Effect, Exit, Layer, Option, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Option, type Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { isSqlError } from "effect/sql/SqlError"
+import * as Os from "node:os"
 import * as InboxBroker from "./InboxBroker.ts"
+import * as InboxConsumer from "./InboxConsumer.ts"
+import * as InboxControl from "./InboxControl.ts"
 import { InboxError, StreamNotParked, wrap } from "./InboxError.ts"
+import * as InboxLease from "./InboxLease.ts"
 import * as InboxMessage from "./InboxMessage.ts"
 import * as InboxSchema from "./InboxSchema.ts"
 import * as InboxStore from "./InboxStore.ts"
@@ -35,6 +37,17 @@ export interface InboxOptions<E, R> extends InboxBroker.BrokerOptions {
   readonly attempts?: number
   /** Pause between two tries of a failing message (default 100 ms). */
   readonly retryDelay?: Duration.Input
+  /**
+   * Most messages handled in one transaction (default 100): of those already delivered, never waiting
+   * for more. A failing message costs its batch one rollback; the messages ahead of it still commit.
+   */
+  readonly batchSize?: number
+  /** How long the lease of the active process lasts without renewal (default 10 s; renewed every third). */
+  readonly leaseTtl?: Duration.Input
+  /** How often a standby tries to take the lease (default a third of `leaseTtl`). */
+  readonly leaseRetry?: Duration.Input
+  /** This process's name in the lease (default host, pid and a random suffix). */
+  readonly owner?: string
   /** Fault injection for tests: runs after the commit and before the ack; a failure skips the ack. */
   readonly beforeAck?: (message: InboxMessage.InboxMessage) => Effect.Effect<void>
 }
@@ -53,7 +66,10 @@ export interface ParkedStream {
 export interface InboxStatus {
   readonly name: string
   readonly stream: string
-  /** `running`: consuming; `stalled`: the database or broker is failing (`lastError`); `starting`. */
+  /**
+   * `running`: consuming, or waiting as a healthy standby (see `active`); `stalled`: the database or
+   * broker is failing (`lastError`); `starting`.
+   */
   readonly state: "starting" | "running" | "stalled"
   readonly lastError: string | undefined
   readonly handled: number
@@ -66,6 +82,18 @@ export interface InboxStatus {
   readonly pending: number | undefined
   /** Delivered and not yet acknowledged (`num_ack_pending`). */
   readonly ackPending: number | undefined
+  /**
+   * Lag in seconds: the age (by the broker's clock) of the oldest message not yet acknowledged, so a
+   * message handled but not yet acknowledged still counts; 0 when nothing is pending, undefined while the
+   * broker cannot be asked. Messages of parked streams are acknowledged and do not count.
+   */
+  readonly lagSeconds: number | undefined
+  /** True while this instance holds the lease and consumes; false on a standby. */
+  readonly active: boolean
+  /** This instance's name in the lease. */
+  readonly instance: string
+  /** The process holding the lease now (undefined when none does). */
+  readonly owner: string | undefined
   readonly parkedStreams: number
   readonly parked: ReadonlyArray<ParkedStream>
 }
@@ -90,24 +118,6 @@ export interface InboxService {
 
 export class Inbox extends Context.Service<Inbox, InboxService>()("@verity/integration/Inbox") {}
 
-/** An outage: trying the same message again later can succeed without anything changing. */
-const isTransient = (cause: Cause.Cause<unknown>): boolean =>
-  cause.reasons.some((r) => r._tag === "Fail" && isSqlError(r.error) && isRetryableSqlError(r.error))
-
-const describe = (cause: Cause.Cause<unknown>): string => {
-  const reason = cause.reasons.find((r) => r._tag === "Fail" || r._tag === "Die")
-  const value: unknown = reason === undefined ? undefined : reason._tag === "Fail" ? reason.error : reason.defect
-  if (value instanceof Error) return value.message
-  if (typeof value === "object" && value !== null && "message" in value) return String(value.message)
-  return String(value)
-}
-
-const fromHeld = (stream: string, row: InboxStore.HeldRow) => ({
-  ...InboxMessage.make(row.subject, Number(row.seq), row.headers, row.payload),
-  id: row.message_id,
-  stream
-})
-
 /**
  * Starts an inbox in the scope: migrates `verity_inbox`, then consumes in a background fiber (restarting
  * a failed session with backoff) until the scope closes.
@@ -125,87 +135,58 @@ export const make = <E, R>(options: InboxOptions<E, R>): Effect.Effect<InboxServ
 
     let state: InboxStatus["state"] = "starting"
     let lastError: string | undefined
+    let active = false
+    const instance = options.owner ?? `${Os.hostname()}:${globalThis.process.pid}:${crypto.randomUUID().slice(0, 8)}`
+    const ttl = Duration.fromInputUnsafe(options.leaseTtl ?? "10 seconds")
+    const lease = InboxLease.make(pg, name, ttl)
 
     const handle = (m: InboxMessage.InboxMessage) => options.handler(m).pipe(Effect.provideService(SqlClient, pg), Effect.provide(context))
 
-    /** One try: skip a handled message, hold one of a parked stream, or handle it; all in one transaction. */
-    const tryOnce = (m: InboxMessage.InboxMessage) =>
-      pg.withTransaction(Effect.gen(function*() {
-        if (yield* store.isHandled(name, m.id)) return "duplicate"
-        if ((yield* store.lockParked(name, m.stream)) !== undefined) {
-          yield* store.hold(name, m)
-          return "held"
-        }
-        yield* handle(m)
-        yield* store.record(name, m)
-        return "handled"
-      }))
-
-    const parkAt = (m: InboxMessage.InboxMessage, error: string) =>
-      pg.withTransaction(Effect.gen(function*() {
-        if (yield* store.isHandled(name, m.id)) return
-        yield* store.park(name, m.stream, m.id, error, attempts)
-        yield* store.hold(name, m)
-      })).pipe(Effect.tap(() => Effect.logWarning("inbox parked a stream", { inbox: name, stream: m.stream, error })))
-
-    /** Handles `m` until it is handled, a duplicate, held or parked; outages are retried with backoff. */
-    const process = (m: InboxMessage.InboxMessage, msg: JsMsg): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        let failures = 0
-        let outage = Duration.millis(50)
-        while (true) {
-          const exit = yield* Effect.exit(tryOnce(m))
-          if (Exit.isSuccess(exit)) {
-            state = "running"
-            lastError = undefined
-            return
-          }
-          if (isTransient(exit.cause)) {
-            state = "stalled"
-            lastError = describe(exit.cause)
-            msg.working()
-            yield* Effect.sleep(outage)
-            outage = Duration.min(Duration.times(outage, 2), Duration.seconds(5))
-            continue
-          }
-          failures++
-          if (failures < attempts) {
-            yield* Effect.sleep(retryDelay)
-            continue
-          }
-          const parked = yield* Effect.exit(parkAt(m, describe(exit.cause)))
-          if (Exit.isSuccess(parked)) return
-          state = "stalled"
-          lastError = describe(parked.cause)
-          yield* Effect.sleep(outage)
-        }
-      })
-
-    /** One session: pull, process, (fault hook,) ack; ends with the first broker failure. */
-    const consume = Effect.scoped(Effect.gen(function*() {
-      const next = yield* InboxBroker.session(options)
-      state = "running"
-      while (true) {
-        const msg = yield* next
-        const m = InboxBroker.toMessage(msg)
-        yield* process(m, msg)
-        const hook = options.beforeAck === undefined ? Effect.void : options.beforeAck(m)
-        if (Exit.isFailure(yield* Effect.exit(hook))) continue
-        // A lost ack is redelivered later and found in the de-duplication record.
-        yield* InboxBroker.ack(name, msg).pipe(Effect.catch((e) => Effect.logWarning("inbox ack failed", { inbox: name, error: e.message })))
-      }
-    }))
-
-    yield* consume.pipe(
-      Effect.catch((error) =>
+    const consumer = InboxConsumer.make({
+      name,
+      pg,
+      store,
+      batchSize: Math.max(1, Math.floor(options.batchSize ?? 100)),
+      attempts,
+      retryDelay,
+      handle,
+      beforeAck: options.beforeAck,
+      health: (error) =>
         Effect.sync(() => {
-          state = "stalled"
-          lastError = error.message
-        }).pipe(
-          Effect.andThen(Effect.logWarning("inbox session ended", { inbox: name, error: error.message })),
-          Effect.andThen(Effect.sleep("500 millis"))
-        )
-      ),
+          state = error === undefined ? "running" : "stalled"
+          lastError = error
+        })
+    })
+
+    const keepOptions: InboxLease.KeepOptions = {
+      owner: instance,
+      ttl,
+      retry: options.leaseRetry === undefined
+        ? Duration.millis(Duration.toMillis(ttl) / 3)
+        : Duration.fromInputUnsafe(options.leaseRetry),
+      onChange: (now) =>
+        Effect.sync(() => {
+          active = now
+        })
+    }
+    // Migrated, so the database answers: a standby is healthy ("running") until a session says otherwise.
+    state = "running"
+
+    // A failed session (broker, database) restarts with the lease kept; only a lost lease lets it go.
+    const sessions = (token: string) =>
+      consumer.consume(options, token).pipe(
+        Effect.catchTag("InboxError", (error) =>
+          Effect.sync(() => {
+            state = "stalled"
+            lastError = error.message
+          }).pipe(
+            Effect.andThen(Effect.logWarning("inbox session ended", { inbox: name, error: error.message })),
+            Effect.andThen(Effect.sleep("500 millis"))
+          )),
+        Effect.forever
+      )
+    yield* InboxLease.keep(lease, keepOptions, sessions).pipe(
+      Effect.catchTag("LeaseLost", (error) => Effect.logWarning("inbox lease lost", { inbox: name, error: error.message })),
       Effect.forever,
       Effect.forkScoped
     )
@@ -228,6 +209,15 @@ export const make = <E, R>(options: InboxOptions<E, R>): Effect.Effect<InboxServ
       const progress = yield* store.progress(name).pipe(Effect.mapError(database("status")))
       const list = yield* parked
       const info = yield* InboxBroker.info(options).pipe(Effect.option)
+      const holder = yield* lease.current.pipe(Effect.mapError(database("status")))
+      const lagSeconds = yield* Option.match(info, {
+        onNone: () => Effect.succeed(undefined),
+        onSome: (i) =>
+          i.num_pending + i.num_ack_pending === 0 ? Effect.succeed(0) : InboxBroker.oldestUnacked(options, i).pipe(
+            Effect.map((at) => at === undefined ? 0 : Math.max(0, (Date.now() - at.getTime()) / 1000)),
+            Effect.orElseSucceed(() => undefined)
+          )
+      })
       return {
         name,
         stream: options.stream,
@@ -240,48 +230,24 @@ export const make = <E, R>(options: InboxOptions<E, R>): Effect.Effect<InboxServ
         lastHandledAt: progress?.last_handled_at ?? undefined,
         pending: Option.getOrUndefined(Option.map(info, (i) => i.num_pending)),
         ackPending: Option.getOrUndefined(Option.map(info, (i) => i.num_ack_pending)),
+        lagSeconds,
+        active,
+        instance,
+        owner: holder?.live === true ? holder.owner : undefined,
         parkedStreams: list.length,
         parked: list
       } satisfies InboxStatus
     })
 
-    /** Applies the stream's held messages in order, dead-lettering the first when `skipBy` is given. */
-    const release = (stream: string, skipBy: string | undefined) =>
-      pg.withTransaction(Effect.gen(function*() {
-        const head = yield* store.lockParked(name, stream)
-        if (head === undefined) return yield* new StreamNotParked({ inbox: name, stream })
-        const held = yield* store.held(name, stream)
-        let applied = 0
-        let skipped = 0
-        let error: string | undefined
-        for (const [index, row] of held.entries()) {
-          const m = fromHeld(stream, row)
-          if (index === 0 && skipBy !== undefined) {
-            yield* store.deadLetter(name, stream, row, head.error, skipBy)
-            yield* store.recordSkipped(name, stream, row)
-            skipped++
-          } else if (!(yield* store.isHandled(name, m.id))) {
-            // One try per release: the operator asked for exactly one more; a savepoint keeps the rest.
-            const exit = yield* Effect.exit(pg.withTransaction(Effect.andThen(handle(m), store.record(name, m))))
-            if (Exit.isFailure(exit)) {
-              error = describe(exit.cause)
-              yield* store.park(name, stream, m.id, error, 1)
-              break
-            }
-            applied++
-          }
-          yield* store.release(name, m.id)
-        }
-        if (error === undefined) yield* store.unpark(name, stream)
-        return { resumed: error === undefined, applied, skipped, error } satisfies RetryOutcome
-      })).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(database(skipBy === undefined ? "retry" : "skip")(e))))
+    // Retry and skip are the operator's, from any process (InboxControl.ts); here with this inbox's handler.
+    const control: InboxControl.ControlOptions<E, never> = { name, handler: (m) => options.handler(m).pipe(Effect.provide(context)) }
 
     return {
       name,
       status,
       parked,
-      retry: (stream) => release(stream, undefined).pipe(Effect.withSpan("Inbox.retry", { attributes: { inbox: name, stream } })),
-      skip: (stream, by) => release(stream, by).pipe(Effect.withSpan("Inbox.skip", { attributes: { inbox: name, stream } }))
+      retry: (stream) => InboxControl.retry(control, stream).pipe(Effect.provideService(PgClient.PgClient, pg)),
+      skip: (stream, by) => InboxControl.skip(control, stream, by).pipe(Effect.provideService(PgClient.PgClient, pg))
     }
   })
 

@@ -2,7 +2,7 @@
  * The inbox's side of NATS JetStream: a durable pull consumer with explicit acks (created on first use,
  * its ack wait and filter brought up to date on later starts, recreated at its ack floor when a previous
  * session left messages unacknowledged), consumed through one connection per session, and the consumer's
- * info (pending messages) for the inbox's status. A session's connection is closed with its scope.
+ * info (pending messages, the publication time of the oldest unacknowledged one) for the inbox's status. A session's connection is closed with its scope.
  */
 import {
   AckPolicy,
@@ -12,10 +12,11 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
   jetstreamManager,
-  type JsMsg
+  type JsMsg,
+  type SeqMsgRequest
 } from "@nats-io/jetstream"
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node"
-import { Duration, Effect, type Scope } from "effect"
+import { Array as Arr, Duration, Effect, Queue, type Scope } from "effect"
 import { type InboxError, wrap } from "./InboxError.ts"
 import * as InboxMessage from "./InboxMessage.ts"
 
@@ -103,10 +104,15 @@ const ensureConsumer = (nc: NatsConnection, options: BrokerOptions) =>
   })
 
 /**
- * One consuming session: connects, ensures the durable consumer and returns a pull of the next message
- * (handled one at a time, in the consumer's order). The session ends with its scope.
+ * One consuming session: connects, ensures the durable consumer and returns a pull of the next batch: at
+ * least one message (waiting for it), and up to `batchSize` of those already delivered (never waiting for
+ * more), in the consumer's order. A background fiber moves delivered messages into a bounded queue. The
+ * session ends with its scope.
  */
-export const session = (options: BrokerOptions): Effect.Effect<Effect.Effect<JsMsg, InboxError>, InboxError, Scope.Scope> =>
+export const session = (
+  options: BrokerOptions,
+  batchSize: number
+): Effect.Effect<Effect.Effect<Arr.NonEmptyReadonlyArray<JsMsg>, InboxError>, InboxError, Scope.Scope> =>
   Effect.gen(function*() {
     const nc = yield* connection(options, "")
     yield* ensureConsumer(nc, options)
@@ -116,19 +122,49 @@ export const session = (options: BrokerOptions): Effect.Effect<Effect.Effect<JsM
     })
     const messages = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => consumer.consume({ max_messages: options.maxMessages ?? 64 }),
+        try: () => consumer.consume({ max_messages: options.maxMessages ?? Math.max(64, batchSize) }),
         catch: wrap(options.name, "consume", "Broker")
       }),
       // `stop`, not `close`: `close` waits until the messages fetched ahead were iterated.
       (m) => Effect.sync(() => m.stop())
     )
     const iterator = messages[Symbol.asyncIterator]()
-    return Effect.tryPromise({
-      try: () => iterator.next(),
-      catch: wrap(options.name, "next message", "Broker")
-    }).pipe(Effect.flatMap((next) =>
-      next.done === true ? Effect.fail(wrap(options.name, "next message", "Broker")("the consumer stopped")) : Effect.succeed(next.value)
-    ))
+    const queue = yield* Queue.bounded<JsMsg, InboxError>(batchSize)
+    const pump = Effect.gen(function*() {
+      while (true) {
+        const next = yield* Effect.tryPromise({ try: () => iterator.next(), catch: wrap(options.name, "next message", "Broker") })
+        if (next.done === true) return yield* Effect.fail(wrap(options.name, "next message", "Broker")("the consumer stopped"))
+        yield* Queue.offer(queue, next.value)
+      }
+    })
+    yield* pump.pipe(Effect.catch((error) => Queue.fail(queue, error)), Effect.forkScoped)
+    return Queue.takeBetween(queue, 1, batchSize).pipe(
+      Effect.flatMap((batch) =>
+        Arr.isReadonlyArrayNonEmpty(batch) ? Effect.succeed(batch) : Effect.fail(wrap(options.name, "next message", "Broker")("empty batch"))
+      )
+    )
+  })
+
+/**
+ * The publication time of the oldest message the consumer has not acknowledged: the first one of its
+ * filter after its ack floor (undefined when there is none).
+ */
+export const oldestUnacked = (options: BrokerOptions, info: ConsumerInfo): Effect.Effect<Date | undefined, InboxError> =>
+  Effect.gen(function*() {
+    const nc = yield* Effect.tryPromise({
+      try: () => connect({ servers: serverList(options.servers), name: `verity-inbox-${options.name}-lag`, maxReconnectAttempts: 0 }),
+      catch: wrap(options.name, "lag", "Broker")
+    })
+    const seq = info.ack_floor.stream_seq + 1
+    // `next_by_subj` (nats-server 2.9+) finds the first message of the filter at or after `seq`.
+    const query: SeqMsgRequest & { readonly next_by_subj?: string } = options.filterSubject === undefined
+      ? { seq }
+      : { seq, next_by_subj: options.filterSubject }
+    const stored = yield* Effect.tryPromise({
+      try: async () => (await jetstreamManager(nc)).streams.getMessage(options.stream, query),
+      catch: wrap(options.name, "lag", "Broker")
+    }).pipe(Effect.ensuring(Effect.promise(() => nc.close().catch(() => undefined))))
+    return stored === null ? undefined : stored.time
   })
 
 /** The durable consumer's info (pending and unacknowledged counts), through a short-lived connection. */

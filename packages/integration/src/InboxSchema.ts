@@ -5,7 +5,9 @@
  * - `consumers`: per consumer, the last handled message (broker sequence, store position, stream, time);
  * - `parked_streams` / `parked_messages`: source streams whose message kept failing, and the messages
  *   held behind it (the failing one first), kept here so the broker's copy can be acknowledged;
- * - `dead_letters`: messages an operator chose to skip, kept for the record.
+ * - `dead_letters`: messages an operator chose to skip, kept for the record;
+ * - `leases`: per consumer, the process allowed to consume (owner, fencing token, expiry by the
+ *   database's clock), so that one inbox name has one active consumer across processes (InboxLease.ts).
  * Payloads are stored as text: published messages are UTF-8 JSON.
  */
 import { Effect } from "effect"
@@ -72,6 +74,17 @@ const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient>> = {
         error text NOT NULL,
         skipped_by text NOT NULL,
         skipped_at timestamptz NOT NULL DEFAULT now()
+      )`
+  }),
+  "2_leases": Effect.gen(function*() {
+    const sql = yield* SqlClient
+    yield* sql`
+      CREATE TABLE ${sql(`${SCHEMA}.leases`)} (
+        consumer text PRIMARY KEY,
+        owner text NOT NULL,
+        token text NOT NULL,
+        acquired_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
       )`
   })
 }

@@ -2,7 +2,9 @@
  * The SQL of the inbox over its tables (InboxSchema.ts): the de-duplication record, parked source streams
  * and the messages held behind them, dead letters, and the per-consumer progress row. Every function runs
  * inside the caller's transaction; `lockParked` locks the parked row so that the consumer loop and an
- * operator's retry or skip of the same stream never interleave.
+ * operator's retry or skip of the same stream never interleave. `claim` opens a batch's transaction with
+ * one statement: the fencing check of the lease token, the de-duplication check of the whole batch, and
+ * the locks on the batch's parked streams.
  */
 import type { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
@@ -34,6 +36,13 @@ export interface ConsumerRow {
   readonly last_handled_at: Date | null
 }
 
+export interface Claim {
+  /** False when `token` no longer holds the consumer's lease: commit nothing. */
+  readonly held: boolean
+  readonly handled: ReadonlyArray<string>
+  readonly parked: ReadonlyArray<string>
+}
+
 export const make = (pg: PgClient.PgClient) => {
   const sql = pg
   const t = (name: string) => sql(`${SCHEMA}.${name}`)
@@ -51,6 +60,41 @@ export const make = (pg: PgClient.PgClient) => {
         SELECT error, attempts FROM ${t("parked_streams")} WHERE consumer = ${consumer} AND stream_id = ${stream} FOR UPDATE`,
       (rows) => rows[0]
     )
+
+  /**
+   * The lease is locked `FOR SHARE` until the caller commits, so a take-over (which replaces the token)
+   * waits for this transaction: a transaction that saw its token commits before anyone else consumes.
+   */
+  const claim = (consumer: string, token: string, ids: ReadonlyArray<string>, streams: ReadonlyArray<string>) =>
+    Effect.map(
+      sql<{ readonly held: boolean; readonly handled: ReadonlyArray<string>; readonly parked: ReadonlyArray<string> }>`
+        WITH lease AS (SELECT 1 FROM ${t("leases")} WHERE consumer = ${consumer} AND token = ${token} FOR SHARE),
+        parked AS (
+          SELECT stream_id FROM ${t("parked_streams")} WHERE consumer = ${consumer} AND stream_id = ANY(${[...streams]}::text[])
+          FOR UPDATE)
+        SELECT EXISTS (SELECT 1 FROM lease) AS held,
+          ARRAY(SELECT message_id FROM ${t("handled")} WHERE consumer = ${consumer} AND message_id = ANY(${[...ids]}::text[])) AS handled,
+          ARRAY(SELECT stream_id FROM parked) AS parked`,
+      (rows): Claim => rows[0] ?? { held: false, handled: [], parked: [] }
+    )
+
+  /** The de-duplication records of `messages` (distinct ids, broker order) in one statement, and the progress. */
+  const recordMany = (consumer: string, messages: ReadonlyArray<InboxMessage>) =>
+    Effect.gen(function*() {
+      const last = messages[messages.length - 1]
+      if (last === undefined) return
+      yield* sql`
+        INSERT INTO ${t("handled")} (consumer, message_id, stream_id, seq)
+        SELECT ${consumer}, * FROM unnest(${messages.map((m) => m.id)}::text[], ${messages.map((m) => m.stream)}::text[],
+          ${messages.map((m) => m.seq)}::bigint[])`
+      const position = messages.reduce<bigint | null>((p, m) => m.position ?? p, null)
+      yield* sql`
+        INSERT INTO ${t("consumers")} AS c (name, handled, last_seq, last_position, last_stream, last_handled_at)
+        VALUES (${consumer}, ${messages.length}, ${last.seq}, ${position}, ${last.stream}, now())
+        ON CONFLICT (name) DO UPDATE SET handled = c.handled + EXCLUDED.handled, last_seq = EXCLUDED.last_seq,
+          last_position = COALESCE(EXCLUDED.last_position, c.last_position), last_stream = EXCLUDED.last_stream,
+          last_handled_at = EXCLUDED.last_handled_at`
+    })
 
   /** Keeps `message` waiting behind its stream's failing message. */
   const hold = (consumer: string, m: InboxMessage) =>
@@ -123,7 +167,23 @@ export const make = (pg: PgClient.PgClient) => {
     sql<{ readonly stream_id: string; readonly message_id: string; readonly error: string; readonly skipped_by: string }>`
       SELECT stream_id, message_id, error, skipped_by FROM ${t("dead_letters")} WHERE consumer = ${consumer} ORDER BY id`
 
-  return { isHandled, lockParked, hold, record, park, held, release, deadLetter, recordSkipped, unpark, list, progress, deadLetters }
+  return {
+    claim,
+    recordMany,
+    isHandled,
+    lockParked,
+    hold,
+    record,
+    park,
+    held,
+    release,
+    deadLetter,
+    recordSkipped,
+    unpark,
+    list,
+    progress,
+    deadLetters
+  }
 }
 
 export type InboxStore = ReturnType<typeof make>

@@ -192,6 +192,8 @@ forEachDatabase((target) => {
         const reached = yield* Deferred.make<void>()
         const scopeA = yield* Scope.make()
         yield* start(f, scopeA, new Set(), {
+          // One message per transaction, so that exactly five are committed when the process stops.
+          batchSize: 1,
           // The process "dies" after committing the 5th message and before acknowledging it.
           beforeAck: (m) => m.id === stopAt ? Deferred.succeed(reached, undefined).pipe(Effect.andThen(Effect.never)) : Effect.void
         })

@@ -8,55 +8,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { EventStore, PgEventStore } from "@verity/eventstore"
 import { forEachDatabase, TestDatabase } from "@verity/postgres/testing"
 import { Context, Effect, Fiber, Layer, Redacted } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { Relay } from "../src/index.ts"
 import { countMessages, deleteStream, readStream, SHARED_NATS, unique } from "./Nats.ts"
 import { assertStreamOrder, idsOf, storedOrder, waitForCount } from "./support/Checks.ts"
 import { contractFor, sent } from "./support/Parcels.ts"
-
-const script = fileURLToPath(new URL("./support/relayProcess.ts", import.meta.url))
-
-const waitExit = (child: ChildProcess) =>
-  Effect.callback<void>((resume) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-    child.once("exit", () => resume(Effect.void))
-  })
-
-/** Starts a relay process, waits for its "ready" line; SIGKILLs it when the scope closes if still running. */
-const startRelayProcess = (env: Record<string, string>) =>
-  Effect.gen(function*() {
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })),
-      (child) =>
-        Effect.suspend(() => {
-          if (child.exitCode !== null || child.signalCode !== null) return Effect.void
-          child.kill("SIGKILL")
-          return waitExit(child)
-        })
-    )
-    let output = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-    yield* Effect.callback<void, Error>((resume) => {
-      const timer = setInterval(() => {
-        if (/^ready$/m.test(output)) {
-          clearInterval(timer)
-          resume(Effect.void)
-        } else if (child.exitCode !== null) {
-          clearInterval(timer)
-          resume(Effect.fail(new Error(`relay process exited before ready:\n${output}`)))
-        }
-      }, 20)
-    }).pipe(Effect.timeout("60 seconds"), Effect.orDie)
-    return {
-      kill9: Effect.suspend(() => {
-        child.kill("SIGKILL")
-        return waitExit(child)
-      }),
-      output: () => output
-    }
-  })
+import { startRelayProcess } from "./support/RelayChild.ts"
 
 forEachDatabase((target) => {
   describe("relay process", () => {

@@ -12,7 +12,9 @@
  *
  * With `NATS_URL` or `AMQP_URL` set, the relay (`@verity/integration`, projection `relay`) runs among the
  * projections and publishes the integration events of `contracts` to NATS JetStream or RabbitMQ (see
- * `RelayConfig`); without either, no relay exists. No contracts: the relay reads nothing.
+ * `RelayConfig`); without either, no relay exists. No contracts: the relay reads nothing. With
+ * `runInboxes`, the ledger's inboxes (LedgerInboxes.ts, `fraud_watch`) consume the published events in
+ * this process when `NATS_URL` is set and `VERITY_INBOX` is not `off`.
  */
 import { MasterKeys, PersonalData, PgCommandResults, PgEventStore } from "@verity/eventstore"
 import { type Contract, RelayConfig } from "@verity/integration"
@@ -21,6 +23,7 @@ import { type Projection, Projections } from "@verity/projections"
 import { Config, Effect, Layer, Option, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
+import * as LedgerInboxes from "./LedgerInboxes.ts"
 import { personalFields } from "./Streams.ts"
 
 export interface LedgerRuntimeOptions {
@@ -30,6 +33,8 @@ export interface LedgerRuntimeOptions {
   readonly contracts?: ReadonlyArray<Contract.CategoryContract>
   /** Run the projections in this process (default true). */
   readonly runProjections?: boolean
+  /** Run the configured inboxes in this process (default false; none exist without `NATS_URL`). */
+  readonly runInboxes?: boolean
   readonly maxConnections?: number
   readonly projectionOptions?: Omit<Projections.ProjectionsOptions, "projections" | "run">
 }
@@ -79,7 +84,8 @@ export const layerWithoutDatabase = (options: LedgerRuntimeOptions) =>
       projections: Option.isSome(relay) ? [...options.projections, relay.value] : options.projections,
       run: options.runProjections ?? true
     })
-    return projections.pipe(Layer.provideMerge(store))
+    const inboxes = options.runInboxes === true ? LedgerInboxes.layer : Layer.empty
+    return Layer.merge(projections, inboxes).pipe(Layer.provideMerge(store))
   }))
 
 /** Everything, on the configured (or embedded) database. */

@@ -1,8 +1,9 @@
-/** `replayer status`: every projection's state, generation, lag and parked streams. */
+/** `replayer status`: every projection's state, generation, lag and parked streams, then every inbox's (with `NATS_URL`). */
 import { Projections } from "@verity/projections"
 import { Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { OperationFailed } from "../Failures.ts"
+import * as Inboxes from "../Inboxes.ts"
 import * as Runtime from "../Runtime.ts"
 
 const row = (cells: ReadonlyArray<string>, widths: ReadonlyArray<number>) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()
@@ -51,6 +52,21 @@ export const status = Command.make(
     Effect.gen(function*() {
       const projections = yield* Projections.Projections
       const statuses = yield* projections.status.pipe(Effect.mapError((e) => new OperationFailed({ message: e.message })))
-      yield* Console.log(json ? JSON.stringify(statuses, null, 2) : render(statuses))
+      // The JSON stays the projections' array that scripts read; `replayer inboxes --json` has the inboxes.
+      if (json) return yield* Console.log(JSON.stringify(statuses, null, 2))
+      const inboxes = yield* Inboxes.status
+      yield* Console.log(render(statuses))
+      if (inboxes.length > 0) yield* Console.log("\n" + Inboxes.render(inboxes))
     }).pipe(Runtime.provide({ run: false }))
-).pipe(Command.withDescription("Show every projection: state, generation, lag, parked streams, owner"))
+).pipe(Command.withDescription("Show every projection (state, generation, lag, parked streams, owner) and inbox (state, handled, lag, parked)"))
+
+export const inboxes = Command.make(
+  "inboxes",
+  { json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON instead of a table"), Flag.withDefault(false)) },
+  ({ json }) =>
+    Effect.gen(function*() {
+      const reports = yield* Inboxes.status
+      if (json) return yield* Console.log(JSON.stringify(reports, null, 2))
+      yield* Console.log(reports.length === 0 ? "no inboxes (they need NATS_URL, and VERITY_INBOX not off)" : Inboxes.render(reports))
+    }).pipe(Runtime.provide({ run: false }))
+).pipe(Command.withDescription("Show every inbox: state, handled, last broker sequence and store position, pending, lag, parked streams"))

@@ -5,6 +5,7 @@
  * never skipped. Page sizes follow the shared rules (`StoreRules.clampPage`).
  */
 import { Duration, Effect, Option, Stream } from "effect"
+import type * as Statement from "effect/sql/Statement"
 import * as Checkpoint from "../Checkpoint.ts"
 import type { StoreUnavailable } from "../Errors.ts"
 import type { RecordedEvent } from "../Events.ts"
@@ -12,7 +13,7 @@ import type { HoldingTransaction, Page, ReadAllOptions, SubscribeOptions } from 
 import * as StoreRules from "../StoreRules.ts"
 import type * as Wakeup from "../Wakeup.ts"
 import { mapSqlErrors } from "./SqlErrors.ts"
-import { type EventRow, eventsOf, type Tables } from "./Tables.ts"
+import { eventsOf, type Tables } from "./Tables.ts"
 
 /** Longest wait between polls while committed events sit behind an open transaction. */
 const PENDING_POLL_MAX = 100
@@ -38,44 +39,87 @@ export const make = (tables: Tables, committed: Wakeup.Wakeup) => {
   const horizonSql = tables.horizon
   const newestKey = tables.newestKey
 
-  const readPage = (options: ReadAllOptions): Effect.Effect<PageResult, StoreUnavailable> =>
+  const filtersOf = (options: ReadAllOptions, below: Statement.Fragment) => {
+    const filters = [sql`e.transaction_id < ${below}`]
+    const categories = options.categories
+    if (categories !== undefined) {
+      filters.push(categories.length === 1 ? sql`e.category = ${categories[0]!}` : sql`e.category = ANY(${[...categories]}::text[])`)
+    }
+    if (options.types !== undefined) filters.push(sql`e.type = ANY(${[...options.types]}::text[])`)
+    return filters
+  }
+
+  /** A page that computes the horizon in its own statement: the first two columns are horizon and pending. */
+  const readPage = (options: ReadAllOptions): Effect.Effect<PageResult & { readonly horizon: bigint }, StoreUnavailable> =>
     Effect.gen(function*() {
       const from = options.from ?? Checkpoint.start
       const { position, transactionId } = Checkpoint.parts(from)
       const limit = StoreRules.clampPage(options.limit)
-      const filters = [sql`e.transaction_id < h.horizon`]
-      const categories = options.categories
-      if (categories !== undefined) {
-        filters.push(categories.length === 1 ? sql`e.category = ${categories[0]!}` : sql`e.category = ANY(${[...categories]}::text[])`)
-      }
-      if (options.types !== undefined) filters.push(sql`e.type = ANY(${[...options.types]}::text[])`)
-      const rows = yield* sql<EventRow & { readonly horizon: bigint; readonly pending: boolean }>`
+      const rows = yield* sql`
           WITH h AS MATERIALIZED (${horizonSql.row})
           SELECT h.horizon::text::int8 AS horizon, coalesce(${newestKey} >= h.horizon, false) AS pending, ev.*
           FROM h
           LEFT JOIN LATERAL (
             SELECT ${columns} FROM ${eventsTable} e
             WHERE (e.transaction_id, e.position) > (${transactionId.toString()}::xid8, ${position})
-              AND ${sql.and(filters)}
+              AND ${sql.and(filtersOf(options, sql`h.horizon`))}
             ORDER BY e.transaction_id, e.position
             LIMIT ${limit}
-          ) ev ON true`
-      const events = eventsOf(rows)
+          ) ev ON true`.values
+      const events = eventsOf(rows, 2)
       const head = rows[0]!
+      // horizon: int8 (a bigint); pending: a boolean.
+      const horizon = head[0] as bigint
       const full = events.length === limit
       const checkpoint = full
         ? events[events.length - 1]!.checkpoint
-        : Checkpoint.max(from, Checkpoint.afterTransaction(head.horizon - 1n))
-      return { page: { events, checkpoint, caughtUp: !full }, pending: head.pending }
+        : Checkpoint.max(from, Checkpoint.afterTransaction(horizon - 1n))
+      return { page: { events, checkpoint, caughtUp: !full }, pending: head[1] === true, horizon }
+    }).pipe(mapSqlErrors("readAll"))
+
+  /**
+   * A page below a horizon an earlier statement computed. Nothing can ever be added below a horizon
+   * (`postgres/Horizon.ts`), so the pages up to it need not compute it again: a pass reads them without
+   * the horizon's statement, then computes a new one where they end.
+   */
+  const readBelow = (options: ReadAllOptions, horizon: bigint): Effect.Effect<Page, StoreUnavailable> =>
+    Effect.gen(function*() {
+      const from = options.from ?? Checkpoint.start
+      const { position, transactionId } = Checkpoint.parts(from)
+      const limit = StoreRules.clampPage(options.limit)
+      const rows = yield* sql`
+          SELECT ${columns} FROM ${eventsTable} e
+          WHERE (e.transaction_id, e.position) > (${transactionId.toString()}::xid8, ${position})
+            AND ${sql.and(filtersOf(options, sql`${horizon.toString()}::xid8`))}
+          ORDER BY e.transaction_id, e.position
+          LIMIT ${limit}`.values
+      const events = eventsOf(rows, 0)
+      const full = events.length === limit
+      const checkpoint = full
+        ? events[events.length - 1]!.checkpoint
+        : Checkpoint.max(from, Checkpoint.afterTransaction(horizon - 1n))
+      return { events, checkpoint, caughtUp: !full }
     }).pipe(mapSqlErrors("readAll"))
 
   const readAll = (options: ReadAllOptions = {}) => readPage(options).pipe(Effect.map((result) => result.page), Effect.withSpan("EventStore.readAll"))
 
+  /**
+   * Pages until one that computed the horizon is not full (as before: the pass ends caught up). Between
+   * two such pages, the pages below the last horizon computed go without it (`readBelow`).
+   */
   const streamAll = (options: ReadAllOptions = {}): Stream.Stream<RecordedEvent, StoreUnavailable> =>
     Stream.paginate(
-      options.from ?? Checkpoint.start,
-      (from) =>
-        Effect.map(readPage({ ...options, from }), ({ page }) => [page.events, page.caughtUp ? Option.none() : Option.some(page.checkpoint)] as const)
+      { from: options.from ?? Checkpoint.start, below: undefined as bigint | undefined },
+      ({ below, from }) =>
+        below === undefined
+          ? Effect.map(
+            readPage({ ...options, from }),
+            ({ horizon, page }) => [page.events, page.caughtUp ? Option.none() : Option.some({ from: page.checkpoint, below: horizon })] as const
+          )
+          : Effect.map(
+            readBelow({ ...options, from }, below),
+            (page) => [page.events, Option.some({ from: page.checkpoint, below: page.caughtUp ? undefined : below })] as const
+          )
     )
 
   const subscribe = (options: SubscribeOptions = {}): Stream.Stream<Page, StoreUnavailable> => {

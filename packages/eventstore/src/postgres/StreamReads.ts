@@ -10,22 +10,23 @@ import type { ReadStreamOptions, SnapshotRecord, StreamWithSnapshot } from "../E
 import * as StoreRules from "../StoreRules.ts"
 import * as StreamName from "../StreamName.ts"
 import { mapSqlErrors } from "./SqlErrors.ts"
-import { type EventRow, eventsOf, type Tables } from "./Tables.ts"
+import { eventsOf, type Tables } from "./Tables.ts"
 
-interface StreamHeader {
-  readonly s_version: bigint | null
-  readonly deleted: boolean | null
-  readonly tombstoned: boolean | null
-  readonly truncate_before: bigint | null
-}
+/**
+ * The stream's columns every row of a read starts with (rows are read as arrays: `.values`), then the
+ * events' (`Tables.streamColumns`, from `HEADER` on). The version is a float8: a number straight away.
+ */
+const HEADER = 3
+const header = "s.version::float8 AS s_version, s.deleted, s.tombstoned"
 
 export const parseStream = (stream: string) => Effect.fromResult(StreamName.parse(stream))
 
-/** Fails unless the header row (absent, or all null when the stream has no row) is of a readable stream. */
-const checkHeader = (stream: string, header: StreamHeader | undefined) => {
-  const state = header === undefined || header.s_version === null
+/** Fails unless the first row (absent when the stream has no row) is of a readable stream. */
+const checkHeader = (stream: string, row: ReadonlyArray<unknown> | undefined) => {
+  // The header columns: s_version float8 (a number), deleted and tombstoned booleans.
+  const state = row === undefined
     ? undefined
-    : { version: Number(header.s_version), deleted: header.deleted === true, tombstoned: header.tombstoned === true }
+    : { version: row[0] as number, deleted: row[1] === true, tombstoned: row[2] === true }
   const failure = StoreRules.readFailure(stream, state)
   return failure === undefined ? Effect.void : Effect.fail(failure)
 }
@@ -35,7 +36,7 @@ export const make = (tables: Tables) => {
   const streamsTable = tables.streams
   const eventsTable = tables.events
   const snapshotsTable = tables.snapshots
-  const columns = tables.columns
+  const columns = tables.streamColumns
 
   const readStream = Effect.fn("EventStore.readStream")(
     function*(stream: string, options: ReadStreamOptions = {}) {
@@ -55,8 +56,8 @@ export const make = (tables: Tables) => {
       if (options.asOf !== undefined) {
         conditions.push(sql`e.recorded_at < ${options.asOf}::timestamptz + interval '1 millisecond'`)
       }
-      const rows = yield* sql<StreamHeader & EventRow>`
-          SELECT s.version AS s_version, s.deleted, s.tombstoned, s.truncate_before, ev.*
+      const rows = yield* sql`
+          SELECT ${sql.literal(header)}, ev.*
           FROM ${streamsTable} s
           LEFT JOIN LATERAL (
             SELECT ${columns} FROM ${eventsTable} e
@@ -64,10 +65,9 @@ export const make = (tables: Tables) => {
             ORDER BY e.version ${sql.literal(backwards ? "DESC" : "ASC")}
             LIMIT ${limit}
           ) ev ON true
-          WHERE s.stream_id = ${stream}`
+          WHERE s.stream_id = ${stream}`.values
       yield* checkHeader(stream, rows[0])
-      const events = eventsOf(rows)
-      return events
+      return eventsOf(rows, HEADER, stream)
     },
     mapSqlErrors("readStream")
   )
@@ -77,9 +77,8 @@ export const make = (tables: Tables) => {
       yield* parseStream(stream)
       // Events are gapless, so the first tail event has version `start + 1`: only that row (or the single
       // row of an empty tail) carries the snapshot state, instead of repeating it on every row.
-      const rows = yield* sql<StreamHeader & EventRow & { readonly sn_version: bigint | null; readonly sn_state: unknown }>`
-          SELECT s.version AS s_version, s.deleted, s.tombstoned, s.truncate_before,
-            sn.stream_version AS sn_version,
+      const rows = yield* sql`
+          SELECT ${sql.literal(header)}, sn.stream_version::float8 AS sn_version,
             CASE WHEN ev.version IS NULL
               OR ev.version = greatest(coalesce(sn.stream_version, 0), s.truncate_before - 1) + 1
               THEN sn.state END AS sn_state,
@@ -93,19 +92,16 @@ export const make = (tables: Tables) => {
               AND e.version > greatest(coalesce(sn.stream_version, 0), s.truncate_before - 1)
             ORDER BY e.version
           ) ev ON true
-          WHERE s.stream_id = ${stream}`
-      const header = rows[0]
-      yield* checkHeader(stream, header)
-      const events = eventsOf(rows)
-      const snapshot = header!.sn_version === null
+          WHERE s.stream_id = ${stream}`.values
+      const first = rows[0]
+      yield* checkHeader(stream, first)
+      // After the header: sn_version (float8, null without a snapshot) and sn_state (its JSON).
+      const snapshotVersion = first![HEADER] as number | null
+      const snapshot = snapshotVersion === null
         ? Option.none<SnapshotRecord>()
-        : Option.some<SnapshotRecord>({
-          streamId: stream,
-          key: snapshotKey,
-          version: Number(header!.sn_version),
-          state: header!.sn_state
-        })
-      return { snapshot, events, version: Number(header!.s_version) } satisfies StreamWithSnapshot
+        : Option.some<SnapshotRecord>({ streamId: stream, key: snapshotKey, version: snapshotVersion, state: first![HEADER + 1] })
+      const events = eventsOf(rows, HEADER + 2, stream)
+      return { snapshot, events, version: first![0] as number } satisfies StreamWithSnapshot
     },
     mapSqlErrors("readStreamWithSnapshot")
   )

@@ -10,8 +10,8 @@
  * the rule (updated while it keeps tripping), and when it was first flagged.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Inbox, InboxMessage } from "@verity/integration"
-import { DateTime, Duration, Effect, type Scope } from "effect"
+import { Inbox, InboxConfig, InboxMessage } from "@verity/integration"
+import { Config, DateTime, Duration, Effect, Option, type Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as AccountContract from "../../integration/AccountContract.ts"
 
@@ -77,6 +77,12 @@ export interface FraudWatchOptions extends Omit<Inbox.InboxOptions<unknown, neve
   readonly name?: string
 }
 
+/** The inbox options of `options` (name, subject filter, handler): to start it, or to read or control it from elsewhere. */
+export const inboxOptions = (options: FraudWatchOptions): Inbox.InboxOptions<unknown, never> => {
+  const { prefix, rule, ...inbox } = options
+  return { ...inbox, name: options.name ?? NAME, filterSubject: `${prefix}.account.>`, handler: handler(rule) }
+}
+
 /** Migrates `fraud_watch` and starts its inbox in the scope. */
 export const make = (options: FraudWatchOptions): Effect.Effect<Inbox.InboxService, Inbox.InboxError, PgClient.PgClient | Scope.Scope> =>
   Effect.gen(function*() {
@@ -85,9 +91,30 @@ export const make = (options: FraudWatchOptions): Effect.Effect<Inbox.InboxServi
       Effect.provideService(SqlClient, pg),
       Effect.mapError((e) => new Inbox.InboxError({ reason: "Database", inbox: NAME, operation: "migrate", detail: e.message, cause: e }))
     )
-    const { prefix, rule, ...inbox } = options
-    return yield* Inbox.make<unknown, never>({ ...inbox, name: options.name ?? NAME, filterSubject: `${prefix}.account.>`, handler: handler(rule) })
+    return yield* Inbox.make<unknown, never>(inboxOptions(options))
   })
+
+/** The rule when nothing is configured: more than 3 withdrawals of at least 1,000.00 within an hour. */
+export const defaultRule: Rule = { minAmount: 100_000, maxWithdrawals: 3, window: "1 hour" }
+
+/**
+ * The rule from `VERITY_FRAUD_WATCH_MIN_AMOUNT` (minor units), `VERITY_FRAUD_WATCH_MAX_WITHDRAWALS` and
+ * `VERITY_FRAUD_WATCH_WINDOW` (a duration), each defaulting to `defaultRule`'s.
+ */
+export const ruleFromConfig: Effect.Effect<Rule, Config.ConfigError> = Effect.gen(function*() {
+  const minAmount = yield* Config.Int("VERITY_FRAUD_WATCH_MIN_AMOUNT").pipe(Config.withDefault(defaultRule.minAmount))
+  const maxWithdrawals = yield* Config.Int("VERITY_FRAUD_WATCH_MAX_WITHDRAWALS").pipe(Config.withDefault(defaultRule.maxWithdrawals))
+  const window = yield* Config.Duration("VERITY_FRAUD_WATCH_WINDOW").pipe(Config.withDefault(Duration.fromInputUnsafe(defaultRule.window)))
+  return { minAmount, maxWithdrawals, window }
+})
+
+/** The fraud_watch inbox's options from configuration (`InboxConfig` and the rule), or none when inboxes are off. */
+export const fromConfig: Effect.Effect<Option.Option<FraudWatchOptions>, Config.ConfigError> = Effect.gen(function*() {
+  const settings = yield* InboxConfig.settings
+  if (Option.isNone(settings)) return Option.none()
+  const rule = yield* ruleFromConfig
+  return Option.some({ servers: settings.value.servers, stream: settings.value.stream, prefix: settings.value.prefix, rule })
+})
 
 export interface Flag {
   readonly account_id: string
