@@ -15,6 +15,10 @@ export interface BenchConfig {
   readonly prepare: boolean
   /** The store's coalesced NOTIFY after commits (`BENCH_NOTIFICATIONS=0` turns it off; default on, the store's default). */
   readonly notifications: boolean
+  /** The store's group commit of concurrent appends (`BENCH_GROUP_COMMIT=0` turns it off; default on, the store's default). */
+  readonly groupCommit: boolean
+  /** Groups in flight at once (`BENCH_GROUP_CONCURRENCY`; default: the store's default). */
+  readonly groupConcurrency: number | undefined
   /** A server to use instead of an embedded one (`DATABASE_URL`). */
   readonly databaseUrl: string | undefined
 }
@@ -42,6 +46,8 @@ export const fromEnv = (): BenchConfig => {
     multiplex: flag("BENCH_MULTIPLEX", false),
     prepare: flag("BENCH_PREPARE", true),
     notifications: flag("BENCH_NOTIFICATIONS", true),
+    groupCommit: flag("BENCH_GROUP_COMMIT", true),
+    groupConcurrency: process.env["BENCH_GROUP_CONCURRENCY"] ? Math.floor(number("BENCH_GROUP_CONCURRENCY", 1, 1)) : undefined,
     databaseUrl: url === undefined || url.trim() === "" ? undefined : url
   }
 }
@@ -56,6 +62,8 @@ Settings come from the environment:
   BENCH_MULTIPLEX=1       pipeline statements on pooled connections (default off)
   BENCH_PREPARE=0         no named prepared statements (default on)
   BENCH_NOTIFICATIONS=0   no store NOTIFY after commits (default on)
+  BENCH_GROUP_COMMIT=0    every append alone, no group commit (default on)
+  BENCH_GROUP_CONCURRENCY groups in flight at once (default: the store's, 1)
 
 Results: markdown on stdout, progress on stderr, JSON in bench/results/latest.json.`
 
@@ -66,8 +74,14 @@ export const checkArgs = (args: ReadonlyArray<string>): "run" | "help" => {
   throw new Error(`unexpected arguments: ${args.join(" ")}\n\n${USAGE}`)
 }
 
-/** The most concurrent clients of any scenario; the pool is sized from it. */
+/** The concurrent clients of the main scenarios; the pool is sized from it. */
 export const MAX_CLIENTS = 16
+
+/**
+ * Clients of the widest 1-event scenario: four times the pool, so clients queue for connections (raw) or
+ * for a group commit (store), as the fibers of a busy server do.
+ */
+export const WIDE_CLIENTS = 64
 
 /**
  * Pool size: one connection per client, plus headroom for the store's throttled NOTIFY and the benchmark's

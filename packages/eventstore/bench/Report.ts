@@ -27,6 +27,7 @@ export interface Environment {
   readonly warmupSeconds: number
   readonly pool: { readonly maxConnections: number; readonly multiplex: boolean; readonly prepare: boolean }
   readonly notifications: boolean
+  readonly groupCommit: boolean
   readonly server: {
     readonly embedded: boolean
     readonly version: string
@@ -149,7 +150,9 @@ export const markdown = (results: Results): string => {
   lines.push(
     `- pool: ${env.pool.maxConnections} connections, multiplex ${env.pool.multiplex ? "on" : "off"}, prepared statements ${
       env.pool.prepare ? "on" : "off"
-    }; store notifications ${env.notifications ? "on" : "off"}; each client cycles over ${env.streamsPerClient} streams of its own`
+    }; store notifications ${env.notifications ? "on" : "off"}, group commit ${
+      env.groupCommit ? "on" : "off"
+    }; each client cycles over ${env.streamsPerClient} streams of its own`
   )
   lines.push(`- payload: ${env.payload.dataBytes} bytes data + ${env.payload.metadataBytes} bytes metadata per event`)
   lines.push("- WAL B/event: WAL written during the measurement (server-wide) divided by the events appended")

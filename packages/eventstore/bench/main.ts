@@ -2,7 +2,7 @@
  * `node bench/main.ts` (or `scripts/bench` from the repository root): the event store benchmark.
  *
  * All scenarios run in ONE process against ONE fresh database, in a fixed order, sharing one pool, so their
- * numbers are comparable with each other: appends (raw INSERT vs EventStore.append, 1 event at 1/4/16
+ * numbers are comparable with each other: appends (raw INSERT vs EventStore.append, 1 event at 1/4/16/64
  * clients, 10 events at 16 clients), rehydrating a 1,000-event aggregate (with and without a snapshot), and
  * reading the global order, and a follower polling it (idle and next to appenders). Progress goes to stderr; the results go to stdout as markdown and to
  * `bench/results/latest.json`. Settings: see `Config.ts` (BENCH_SECONDS, DATABASE_URL, ...).
@@ -46,7 +46,10 @@ const config = setup()
 
 /** One pool for every scenario, with the store (and its migrations) on top. */
 const storeLayer = (url: string) =>
-  PgEventStore.layer({ notifications: config.notifications }).pipe(
+  PgEventStore.layer({
+    notifications: config.notifications,
+    groupCommit: config.groupCommit && (config.groupConcurrency === undefined ? {} : { concurrency: config.groupConcurrency })
+  }).pipe(
     Layer.provideMerge(PgClient.layer({
       url: Redacted.make(url),
       maxConnections: Config.POOL_SIZE,
@@ -125,7 +128,7 @@ const scenarios = (embedded: boolean, database: string) =>
     const server = yield* ServerStats.make
     const runOptions: Measure.RunOptions = { seconds: config.seconds, warmupSeconds: config.warmupSeconds, cpu, server }
     const appends: Array<Report.AppendRow> = []
-    for (const clients of [1, 4, Config.MAX_CLIENTS]) appends.push(...(yield* appendPair(runOptions, clients, 1)))
+    for (const clients of [1, 4, Config.MAX_CLIENTS, Config.WIDE_CLIENTS]) appends.push(...(yield* appendPair(runOptions, clients, 1)))
     appends.push(...(yield* appendPair(runOptions, Config.MAX_CLIENTS, 10)))
     appends.push(...(yield* encryptionPair(runOptions, Config.MAX_CLIENTS)))
     const rehydrate = yield* Rehydrate.run(runOptions)
@@ -141,6 +144,7 @@ const scenarios = (embedded: boolean, database: string) =>
       warmupSeconds: config.warmupSeconds,
       pool: { maxConnections: Config.POOL_SIZE, multiplex: config.multiplex, prepare: config.prepare },
       notifications: config.notifications,
+      groupCommit: config.groupCommit,
       server: { embedded, version: info.version, settings: info.settings },
       payload: Payload.sizes(),
       streamsPerClient: Appends.STREAMS_PER_CLIENT,

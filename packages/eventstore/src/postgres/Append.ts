@@ -4,6 +4,9 @@
  * data-modifying CTEs. The row lock taken by the compare-and-set serialises writers of one stream; writers of
  * different streams never wait on each other. A refused append is explained after the fact, by the shared
  * rules (`StoreRules`): an identical retry gets its original result, anything else a typed refusal.
+ * Outside a caller's transaction, appends go through group commit (`GroupCommit`): concurrent ones share one
+ * statement and one transaction, each still checked, answered and explained on its own. `appendMany` is
+ * not grouped: it is all or nothing, and a group is not.
  */
 import { Effect, Option, Result, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
@@ -14,6 +17,8 @@ import type * as EventValidation from "../EventValidation.ts"
 import type * as ExpectedVersion from "../ExpectedVersion.ts"
 import * as StoreRules from "../StoreRules.ts"
 import type { WritePlan } from "../StoreRules.ts"
+import * as GroupCommit from "./GroupCommit.ts"
+import * as GroupStatement from "./GroupStatement.ts"
 import { constraintOf, mapSqlErrors } from "./SqlErrors.ts"
 import { streamState, type Tables } from "./Tables.ts"
 
@@ -29,7 +34,13 @@ interface AppendedRow {
  */
 class AppendRejected extends Schema.TaggedError<AppendRejected>()("AppendRejected", { index: Schema.Int }) {}
 
-export const make = (tables: Tables, limits: EventValidation.Limits, onCommit: Effect.Effect<void>) => {
+export const make = (
+  tables: Tables,
+  limits: EventValidation.Limits,
+  onCommit: Effect.Effect<void>,
+  /** Group commit of concurrent appends (`GroupCommit.ts`); `false` appends each alone. */
+  groupCommit: GroupCommit.GroupCommitOptions | false = {}
+) => {
   const { sql } = tables
   const streamsTable = tables.streams
   const eventsTable = tables.events
@@ -170,10 +181,24 @@ export const make = (tables: Tables, limits: EventValidation.Limits, onCommit: E
       Effect.flatMap(Option.match({ onNone: () => rejection(write), onSome: Effect.succeed }))
     )
 
+  const single = (write: WritePlan) => runAppend(write, 0)
+  const group = groupCommit === false ? undefined : GroupCommit.make({
+    config: groupCommit,
+    single,
+    group: GroupStatement.make(tables),
+    rejected: () => new AppendRejected({ index: 0 })
+  })
+  // An append inside a caller's transaction runs in it, on its connection, as before: it never joins a
+  // group (the group's transaction is not the caller's).
+  const inTransaction = Effect.map(Effect.serviceOption(sql.transactionService), Option.isSome)
+  const appendOnce = group === undefined
+    ? single
+    : (write: WritePlan) => Effect.flatMap(inTransaction, (joined) => (joined ? single(write) : group.append(write)))
+
   const append = Effect.fn("EventStore.append")(
     function*(stream: string, expected: ExpectedVersion.ExpectedVersion, events: ReadonlyArray<NewEvent>, options?: AppendOptions) {
       const write = yield* Effect.fromResult(StoreRules.plan(stream, expected, events, options?.metadata, limits))
-      const result = yield* runAppend(write, 0).pipe(
+      const result = yield* appendOnce(write).pipe(
         Effect.catchTag("AppendRejected", () => explain(write))
       )
       yield* sql.afterCommit(onCommit)

@@ -1,6 +1,7 @@
 /**
  * The PostgreSQL implementation of `EventStore` on `@effect/sql-pg`, composed of one module per concern:
- * `Append` (one statement per append, a compare-and-set on the stream's row plus the insert of all events),
+ * `Append` (one statement per append, a compare-and-set on the stream's row plus the insert of all events;
+ * concurrent appends grouped into one statement by `GroupCommit`),
  * `StreamReads`, `GlobalOrder` (commit-safe reads of the global order behind the horizon, subscriptions),
  * `Lifecycle` (delete, tombstone, truncate), `Snapshots`, `Transactions`, and `Notifications` (wake-ups
  * in this process right after commit, a throttled NOTIFY for others; polling is the safety net). All of them
@@ -15,6 +16,7 @@ import * as EventValidation from "../EventValidation.ts"
 import * as Migrations from "../Migrations.ts"
 import * as Append from "./Append.ts"
 import * as GlobalOrder from "./GlobalOrder.ts"
+import type * as GroupCommit from "./GroupCommit.ts"
 import * as Lifecycle from "./Lifecycle.ts"
 import * as Notifications from "./Notifications.ts"
 import * as Snapshots from "./Snapshots.ts"
@@ -32,6 +34,12 @@ export interface PgEventStoreOptions {
   readonly notifyInterval?: Duration.Input
   /** Run the store's migrations when the layer starts (default true). */
   readonly migrate?: boolean
+  /**
+   * Group commit (default on): concurrent appends of this process are written together, one statement and
+   * one transaction per group, each checked and answered on its own (`GroupCommit.ts`). `false` writes
+   * every append alone.
+   */
+  readonly groupCommit?: boolean | GroupCommit.GroupCommitOptions
 }
 
 export const make = (options: PgEventStoreOptions = {}) =>
@@ -51,7 +59,12 @@ export const make = (options: PgEventStoreOptions = {}) =>
       interval: options.notifyInterval ?? "5 millis"
     })
     return EventStore.of({
-      ...Append.make(tables, limits, notifications.onCommit),
+      ...Append.make(
+        tables,
+        limits,
+        notifications.onCommit,
+        options.groupCommit === false ? false : options.groupCommit === true ? {} : options.groupCommit ?? {}
+      ),
       ...StreamReads.make(tables),
       ...GlobalOrder.make(tables, notifications.committed),
       ...Transactions.make(tables),
