@@ -6,9 +6,11 @@
 import { Ids, Money, Transfer } from "@verity/domain"
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
+import { HistoryEvent } from "../accounts/Api.ts"
 import { Authorization, RequiredScope } from "../Auth.ts"
 import { Idempotency } from "../Idempotency.ts"
 import * as Problems from "../Problems.ts"
+import * as Ranges from "../Ranges.ts"
 
 export const TransferPayload = Schema.Struct({
   fromAccountId: Ids.AccountId,
@@ -27,6 +29,13 @@ export const TransferView = Schema.Struct({
   version: Schema.Int,
   state: Transfer.TransferState
 }).annotate({ identifier: "Transfer" })
+
+export const TransferHistory = Schema.Struct({
+  transferId: Schema.String,
+  events: Schema.Array(HistoryEvent),
+  /** `fromVersion` of the next page; absent when this page reached the end. */
+  nextFromVersion: Schema.optionalKey(Schema.Int)
+}).annotate({ identifier: "TransferHistory" })
 
 const ETag = { etag: Schema.String }
 
@@ -54,7 +63,25 @@ export class TransfersApi extends HttpApiGroup.make("transfers")
       params: { id: Ids.TransferId },
       success: HttpApiSchema.WithHeaders(TransferView, ETag),
       error: [Problems.NotFound, Problems.ServiceUnavailable, Problems.InternalError]
-    })
+    }),
+    HttpApiEndpoint.get("history", "/transfers/:id/events", {
+      params: { id: Ids.TransferId },
+      query: {
+        fromVersion: Schema.optional(Ranges.Version(1)).annotate({ description: "First stream version to return (default 1)" }),
+        limit: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 }))).annotate({
+          description: "Events per page, 1 to 1000 (default 100)"
+        })
+      },
+      success: HttpApiSchema.WithHeaders(TransferHistory, ETag),
+      error: [Problems.BadRequest, Problems.NotFound, Problems.ServiceUnavailable, Problems.InternalError]
+    }).annotateMerge(OpenApi.annotations({
+      summary: "The transfer's history",
+      description: "The events of the transfer's stream in order (requested, debited, credited or rejected, refunded, " +
+        "completed), each with its metadata (actor, correlation and causation ids: the process manager's steps name " +
+        "the event that caused them), in the same shape as `GET /accounts/{id}/events`. Page with " +
+        "`fromVersion=<nextFromVersion>`. 404 NotFound: no such transfer. 400: `fromVersion` below 1 or `limit` " +
+        "outside 1..1000."
+    }))
   )
   .middleware(Authorization)
   .annotateMerge(OpenApi.annotations({

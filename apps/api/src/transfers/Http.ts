@@ -12,6 +12,7 @@ import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { VerityApi } from "../Api.ts"
 import * as Commands from "../Commands.ts"
+import * as History from "../History.ts"
 import * as Problems from "../Problems.ts"
 
 const openAccount = (accountId: string, role: "source" | "target") =>
@@ -30,11 +31,14 @@ const openAccount = (accountId: string, role: "source" | "target") =>
     )
   )
 
+const historyEntries = History.entries(LedgerStreams.transferCodec)
+
 export const TransfersHttp = HttpApiBuilder.group(
   VerityApi,
   "transfers",
   Effect.fn(function*(handlers) {
-    const withStore = Effect.provideService(EventStore, yield* EventStore)
+    const store = yield* EventStore
+    const withStore = Effect.provideService(EventStore, store)
     return handlers.handleAll({
       request: ({ payload }) =>
         Effect.gen(function*() {
@@ -78,7 +82,27 @@ export const TransfersHttp = HttpApiBuilder.group(
             body: { transferId: params.id, version: loaded.version, state: loaded.state },
             headers: { etag: Commands.etag(loaded.version) }
           })
-        }).pipe(withStore)
+        }).pipe(withStore),
+      history: ({ params, query }) =>
+        Effect.gen(function*() {
+          const stream = LedgerStreams.Transfers.streamOf(params.id)
+          const limit = query.limit ?? 100
+          const info = yield* store.streamInfo(stream).pipe(Commands.loadFailure)
+          if (Option.isNone(info) || info.value.state !== "active") return yield* Problems.notFound("transfer", params.id)
+          const events = yield* store.readStream(stream, {
+            ...(query.fromVersion === undefined ? {} : { fromVersion: query.fromVersion }),
+            maxCount: limit + 1
+          }).pipe(Commands.loadFailure)
+          const more = events[limit]
+          return HttpApiSchema.withHeaders({
+            body: {
+              transferId: params.id,
+              events: events.slice(0, limit).flatMap(historyEntries),
+              ...(more === undefined ? {} : { nextFromVersion: more.version })
+            },
+            headers: { etag: Commands.etag(info.value.version) }
+          })
+        })
     })
   })
 )
