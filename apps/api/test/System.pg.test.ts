@@ -22,6 +22,7 @@ const endpoints = [
   "get /accounts/{id}/state",
   "get /accounts/{id}/transactions",
   "post /transfers",
+  "get /transfers",
   "get /transfers/{id}",
   "get /transfers/{id}/events",
   "get /reports/daily-totals",
@@ -90,6 +91,7 @@ forEachDatabase((target) => {
         const reads: ReadonlyArray<readonly [string, Array<string>, Array<string>]> = [
           ["/accounts/{id}/transactions", ["limit", "before", "waitForPosition"], ["400", "401", "403", "404", "503"]],
           ["/transfers/{id}/events", ["limit", "fromVersion"], ["400", "401", "403", "404", "503"]],
+          ["/transfers", ["status", "limit", "after", "waitForPosition"], ["400", "401", "403", "503"]],
           ["/reports/daily-totals", ["from", "to", "currency", "waitForPosition"], ["400", "401", "403", "503"]],
           ["/subjects/{subjectId}/erasure", [], ["400", "401", "403", "404", "503"]]
         ]

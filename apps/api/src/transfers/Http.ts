@@ -6,7 +6,7 @@
  */
 import { Transfer } from "@verity/domain"
 import { EventStore } from "@verity/eventstore"
-import { LedgerStreams } from "@verity/ledger"
+import { LedgerReadModels, LedgerStreams } from "@verity/ledger"
 import { Effect, Option } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
@@ -14,6 +14,9 @@ import { VerityApi } from "../Api.ts"
 import * as Commands from "../Commands.ts"
 import * as History from "../History.ts"
 import * as Problems from "../Problems.ts"
+import * as ReadYourWrites from "../ReadYourWrites.ts"
+
+const TRANSFERS = "transfers"
 
 const openAccount = (accountId: string, role: "source" | "target") =>
   LedgerStreams.Accounts.load(accountId).pipe(
@@ -39,6 +42,7 @@ export const TransfersHttp = HttpApiBuilder.group(
   Effect.fn(function*(handlers) {
     const store = yield* EventStore
     const withStore = Effect.provideService(EventStore, store)
+    const waitFor = yield* ReadYourWrites.make
     return handlers.handleAll({
       request: ({ payload }) =>
         Effect.gen(function*() {
@@ -74,6 +78,23 @@ export const TransfersHttp = HttpApiBuilder.group(
             headers: { etag: Commands.etag(outcome.version), location: `/transfers/${transferId}` }
           })
         }).pipe(withStore),
+      list: ({ query }) =>
+        Effect.gen(function*() {
+          yield* waitFor(TRANSFERS, query.waitForPosition)
+          const page = yield* LedgerReadModels.Transfers.list({
+            limit: query.limit ?? 50,
+            ...(query.after === undefined ? {} : { after: query.after }),
+            ...(query.status === undefined ? {} : { status: query.status })
+          }).pipe(Effect.catchTag("SqlError", Commands.sqlFailure))
+          return {
+            items: page.items.map(({ failedStep, reason, ...rest }) => ({
+              ...rest,
+              ...(failedStep === undefined ? {} : { failedStep }),
+              ...(reason === undefined ? {} : { reason })
+            })),
+            ...(page.next === undefined ? {} : { next: page.next })
+          }
+        }),
       get: ({ params }) =>
         Effect.gen(function*() {
           const loaded = yield* LedgerStreams.Transfers.load(params.id).pipe(Commands.loadFailure)
