@@ -48,7 +48,7 @@ forEachDatabase((target) => {
         yield* T.transfer(a, b, 100)
         const wait = yield* T.lastPosition(b)
         const path = `/reports/daily-totals?from=${day(-1)}&to=${day(1)}`
-        const chf = yield* T.reader.get(`${path}&currency=CHF&waitForPosition=${wait}`)
+        const chf = yield* T.readAfter(`${path}&currency=CHF`, wait)
         assert.strictEqual(chf.status, 200, chf.text)
         assert.deepStrictEqual({ from: chf.body.from, to: chf.body.to, currency: chf.body.currency }, {
           from: day(-1),

@@ -30,7 +30,7 @@ forEachDatabase((target) => {
         const withdrawn = yield* T.alice.post(`/accounts/${id}/withdrawals`, { amount: 100 })
         assert.strictEqual(withdrawn.status, 200)
         const { transferId } = yield* T.transfer(id, other, 300)
-        const reply = yield* T.reader.get(`/accounts/${id}/transactions?waitForPosition=${yield* T.lastPosition(id)}`)
+        const reply = yield* T.readAfter(`/accounts/${id}/transactions`, yield* T.lastPosition(id))
         assert.strictEqual(reply.status, 200, reply.text)
         assert.strictEqual(reply.body.accountId, id)
         const items = reply.body.items as ReadonlyArray<Item>
@@ -43,7 +43,7 @@ forEachDatabase((target) => {
         assert.deepInclude(items[0]!, { transferId, counterpartyAccountId: other })
         assert.notProperty(items[1]!, "transferId")
         assert.isUndefined(reply.body.next, "one page holds everything")
-        const credit = yield* T.reader.get(`/accounts/${other}/transactions?waitForPosition=${yield* T.lastPosition(other)}`)
+        const credit = yield* T.readAfter(`/accounts/${other}/transactions`, yield* T.lastPosition(other))
         assert.deepStrictEqual(credit.body.items.map((i: Item) => [i.kind, i.amount, i.balanceAfter, i.counterpartyAccountId]), [
           ["transfer_credit", 300, 300, id]
         ])
@@ -56,7 +56,7 @@ forEachDatabase((target) => {
       Effect.gen(function*() {
         const id = yield* T.openAccount("EUR")
         for (let i = 1; i <= 7; i++) yield* T.deposit(id, i)
-        yield* T.reader.get(`/accounts/${id}/transactions?waitForPosition=${yield* T.lastPosition(id)}`)
+        assert.strictEqual((yield* T.readAfter(`/accounts/${id}/transactions`, yield* T.lastPosition(id))).status, 200)
         const seen: Array<Item> = []
         let next: number | undefined
         let pages = 0
@@ -93,6 +93,9 @@ forEachDatabase((target) => {
           assert.strictEqual(problem.errors[0].path[0], "query", query)
         }
         assert.strictEqual((yield* T.reader.get(`/accounts/${id}/transactions?limit=500`)).status, 200)
+        // A position the read model never reaches: a bounded wait, then 503 naming it (never stale data).
+        const late = T.isProblem(yield* T.reader.get(`/accounts/${id}/transactions?waitForPosition=9223372036854775807`), 503)
+        assert.deepInclude(late, { title: "ProjectionNotCaughtUp", projection: "account_transactions" })
         const missing = T.isProblem(yield* T.reader.get(`/accounts/${unknownId}/transactions`), 404, "NotFound")
         assert.deepInclude(missing, { resource: "account", id: unknownId })
         T.isProblem(yield* T.reader.get("/accounts/not-a-uuid/transactions"), 400)

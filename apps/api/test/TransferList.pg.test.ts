@@ -59,7 +59,7 @@ forEachDatabase((target) => {
         const positions = [] as Array<string>
         for (const m of made) positions.push(yield* lastPositionOf(m.transferId))
         const latest = positions.reduce((a, b) => (BigInt(a) > BigInt(b) ? a : b))
-        const first = yield* T.reader.get(`/transfers?waitForPosition=${latest}`)
+        const first = yield* T.readAfter("/transfers", latest)
         assert.strictEqual(first.status, 200, first.text)
 
         const ids = made.map((m) => m.transferId)

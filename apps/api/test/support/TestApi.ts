@@ -139,6 +139,21 @@ export const transfer = (fromAccountId: string, toAccountId: string, amount: num
     return { transferId: reply.body.transferId as string, status: done.body.state.status as string, version: done.body.version as number }
   })
 
+/**
+ * A read with `waitForPosition`, retried while it answers 503 `ProjectionNotCaughtUp` (each wait is
+ * bounded by the test server's 1 s; a loaded machine or a runner still starting may need more), as a
+ * client is told to; fails after `attempts` tries.
+ */
+export const readAfter = (path: string, position: string, attempts = 30) =>
+  Effect.gen(function*() {
+    const url = `${path}${path.includes("?") ? "&" : "?"}waitForPosition=${position}`
+    let reply = yield* reader.get(url)
+    for (let i = 1; i < attempts && reply.status === 503 && reply.body?.title === "ProjectionNotCaughtUp"; i++) {
+      reply = yield* reader.get(url)
+    }
+    return reply
+  })
+
 /** The global position of the account's latest event (to wait on with `waitForPosition`). */
 export const lastPosition = (accountId: string) =>
   Effect.gen(function*() {
