@@ -13,11 +13,12 @@
  * message is tried again with backoff (status `stalled`), its ack deadline extended, nothing parked.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Duration, Effect, Exit, Layer, Option, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Option, type Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Os from "node:os"
 import * as InboxBroker from "./InboxBroker.ts"
 import * as InboxConsumer from "./InboxConsumer.ts"
+import * as InboxControl from "./InboxControl.ts"
 import { InboxError, StreamNotParked, wrap } from "./InboxError.ts"
 import * as InboxLease from "./InboxLease.ts"
 import * as InboxMessage from "./InboxMessage.ts"
@@ -116,12 +117,6 @@ export interface InboxService {
 }
 
 export class Inbox extends Context.Service<Inbox, InboxService>()("@verity/integration/Inbox") {}
-
-const fromHeld = (stream: string, row: InboxStore.HeldRow) => ({
-  ...InboxMessage.make(row.subject, Number(row.seq), row.headers, row.payload),
-  id: row.message_id,
-  stream
-})
 
 /**
  * Starts an inbox in the scope: migrates `verity_inbox`, then consumes in a background fiber (restarting
@@ -244,43 +239,15 @@ export const make = <E, R>(options: InboxOptions<E, R>): Effect.Effect<InboxServ
       } satisfies InboxStatus
     })
 
-    /** Applies the stream's held messages in order, dead-lettering the first when `skipBy` is given. */
-    const release = (stream: string, skipBy: string | undefined) =>
-      pg.withTransaction(Effect.gen(function*() {
-        const head = yield* store.lockParked(name, stream)
-        if (head === undefined) return yield* new StreamNotParked({ inbox: name, stream })
-        const held = yield* store.held(name, stream)
-        let applied = 0
-        let skipped = 0
-        let error: string | undefined
-        for (const [index, row] of held.entries()) {
-          const m = fromHeld(stream, row)
-          if (index === 0 && skipBy !== undefined) {
-            yield* store.deadLetter(name, stream, row, head.error, skipBy)
-            yield* store.recordSkipped(name, stream, row)
-            skipped++
-          } else if (!(yield* store.isHandled(name, m.id))) {
-            // One try per release: the operator asked for exactly one more; a savepoint keeps the rest.
-            const exit = yield* Effect.exit(pg.withTransaction(Effect.andThen(handle(m), store.record(name, m))))
-            if (Exit.isFailure(exit)) {
-              error = InboxConsumer.describe(exit.cause)
-              yield* store.park(name, stream, m.id, error, 1)
-              break
-            }
-            applied++
-          }
-          yield* store.release(name, m.id)
-        }
-        if (error === undefined) yield* store.unpark(name, stream)
-        return { resumed: error === undefined, applied, skipped, error } satisfies RetryOutcome
-      })).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(database(skipBy === undefined ? "retry" : "skip")(e))))
+    // Retry and skip are the operator's, from any process (InboxControl.ts); here with this inbox's handler.
+    const control: InboxControl.ControlOptions<E, never> = { name, handler: (m) => options.handler(m).pipe(Effect.provide(context)) }
 
     return {
       name,
       status,
       parked,
-      retry: (stream) => release(stream, undefined).pipe(Effect.withSpan("Inbox.retry", { attributes: { inbox: name, stream } })),
-      skip: (stream, by) => release(stream, by).pipe(Effect.withSpan("Inbox.skip", { attributes: { inbox: name, stream } }))
+      retry: (stream) => InboxControl.retry(control, stream).pipe(Effect.provideService(PgClient.PgClient, pg)),
+      skip: (stream, by) => InboxControl.skip(control, stream, by).pipe(Effect.provideService(PgClient.PgClient, pg))
     }
   })
 

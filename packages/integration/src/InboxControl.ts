@@ -12,6 +12,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect, Exit } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { RetryOutcome } from "./Inbox.ts"
+import * as InboxConsumer from "./InboxConsumer.ts"
 import { type InboxError, StreamNotParked, wrap } from "./InboxError.ts"
 import * as InboxMessage from "./InboxMessage.ts"
 import * as InboxStore from "./InboxStore.ts"
@@ -20,12 +21,6 @@ export interface ControlOptions<E, R> {
   readonly name: string
   /** The inbox's handler (the same as the running inbox's), run inside the release's transaction. */
   readonly handler: (message: InboxMessage.InboxMessage) => Effect.Effect<void, E, SqlClient | R>
-}
-
-const describe = (cause: unknown): string => {
-  if (cause instanceof Error) return cause.message
-  if (typeof cause === "object" && cause !== null && "message" in cause) return String(cause.message)
-  return String(cause)
 }
 
 const release = <E, R>(options: ControlOptions<E, R>, stream: string, skipBy: string | undefined) =>
@@ -51,8 +46,7 @@ const release = <E, R>(options: ControlOptions<E, R>, stream: string, skipBy: st
           // One try per release (a savepoint keeps what applied before a failure).
           const exit = yield* Effect.exit(pg.withTransaction(Effect.andThen(handle(m), store.record(name, m))))
           if (Exit.isFailure(exit)) {
-            const reason = exit.cause.reasons.find((r) => r._tag === "Fail" || r._tag === "Die")
-            error = describe(reason === undefined ? exit.cause : reason._tag === "Fail" ? reason.error : reason.defect)
+            error = InboxConsumer.describe(exit.cause)
             yield* store.park(name, stream, m.id, error, 1)
             break
           }
