@@ -8,7 +8,6 @@ import { AccountsApi } from "./accounts/Api.ts"
 import { EventsApi } from "./events/Api.ts"
 import { InboxesApi } from "./inboxes/Api.ts"
 import { ProjectionsApi } from "./projections/Api.ts"
-import { ReportsApi } from "./reports/Api.ts"
 import { SubjectsApi } from "./subjects/Api.ts"
 import { SystemApi } from "./system/Api.ts"
 import { TransfersApi } from "./transfers/Api.ts"
@@ -16,7 +15,6 @@ import { TransfersApi } from "./transfers/Api.ts"
 export class VerityApi extends HttpApi.make("verity")
   .add(AccountsApi)
   .add(TransfersApi)
-  .add(ReportsApi)
   .add(SubjectsApi)
   .add(ProjectionsApi)
   .add(InboxesApi)

@@ -17,13 +17,12 @@ import * as Idempotency from "./Idempotency.ts"
 import { InboxesHttp } from "./inboxes/Http.ts"
 import { ProjectionsHttp } from "./projections/Http.ts"
 import * as Ranges from "./Ranges.ts"
-import { ReportsHttp } from "./reports/Http.ts"
 import { SubjectsHttp } from "./subjects/Http.ts"
 import { SystemHttp } from "./system/Http.ts"
 import { TransfersHttp } from "./transfers/Http.ts"
 
 export const ApiRoutes = HttpApiBuilder.layer(VerityApi, { openapiPath: "/openapi.json" }).pipe(
-  Layer.provide([AccountsHttp, TransfersHttp, ReportsHttp, SubjectsHttp, ProjectionsHttp, InboxesHttp, SystemHttp, EventsHttp]),
+  Layer.provide([AccountsHttp, TransfersHttp, SubjectsHttp, ProjectionsHttp, InboxesHttp, SystemHttp, EventsHttp]),
   Layer.provide([Auth.layer, Idempotency.layer, HttpApiMiddleware.layerProblemDetails({ includeDetails: true })])
 )
 

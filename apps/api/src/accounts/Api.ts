@@ -11,7 +11,6 @@ import { Authorization, RequiredScope } from "../Auth.ts"
 import { Idempotency } from "../Idempotency.ts"
 import * as Problems from "../Problems.ts"
 import * as Ranges from "../Ranges.ts"
-import { WaitForPosition } from "../ReadYourWrites.ts"
 
 export const AccountParams = { id: Ids.AccountId }
 
@@ -120,31 +119,6 @@ export const History = Schema.Struct({
   nextFromVersion: Schema.optionalKey(Schema.Int)
 }).annotate({ identifier: "AccountHistory" })
 
-export const Transaction = Schema.Struct({
-  /** The account stream version of the event that moved the money (the paging cursor). */
-  version: Schema.Int,
-  position: Schema.String,
-  kind: Schema.Literals(["deposit", "withdrawal", "transfer_debit", "transfer_credit", "transfer_refund"]),
-  /** Signed change of the balance in minor units (negative for withdrawals and transfer debits). */
-  amount: Schema.Int,
-  currency: Schema.String,
-  /** The balance right after this movement, in minor units. */
-  balanceAfter: Schema.Int,
-  transferId: Schema.optionalKey(Schema.String),
-  /** The other account of a transfer (for a refund: the account the debit was meant for). */
-  counterpartyAccountId: Schema.optionalKey(Schema.String),
-  /** Business time of the movement (ISO 8601). */
-  at: Schema.String
-}).annotate({ identifier: "Transaction" })
-
-export const Statement = Schema.Struct({
-  accountId: Schema.String,
-  /** Newest first. */
-  items: Schema.Array(Transaction),
-  /** Pass as `before` for the next (older) page; absent on the last page. */
-  next: Schema.optionalKey(Schema.Int)
-}).annotate({ identifier: "AccountStatement" })
-
 export const StateAt = Schema.Struct({
   accountId: Schema.String,
   /** The stream version the state reflects (0: before the account was opened). */
@@ -210,7 +184,9 @@ export class AccountsApi extends HttpApiGroup.make("accounts")
     HttpApiEndpoint.get("get", "/accounts/:id", {
       params: AccountParams,
       query: {
-        waitForPosition: WaitForPosition
+        waitForPosition: Schema.optional(Ranges.Position).annotate({
+          description: "Wait (bounded) until the read model has applied the event at this global position"
+        })
       },
       success: HttpApiSchema.WithHeaders(AccountSummary, ETag),
       error: [Problems.NotFound, Problems.ProjectionNotCaughtUp, Problems.ServiceUnavailable, Problems.InternalError]
@@ -232,26 +208,6 @@ export class AccountsApi extends HttpApiGroup.make("accounts")
       success: HttpApiSchema.WithHeaders(History, ETag),
       error: [Problems.NotFound, Problems.ServiceUnavailable, Problems.InternalError]
     }),
-    HttpApiEndpoint.get("transactions", "/accounts/:id/transactions", {
-      params: AccountParams,
-      query: {
-        limit: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 500 }))).annotate({
-          description: "Movements per page, 1 to 500 (default 50)"
-        }),
-        before: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 2_147_483_647 }))).annotate({
-          description: "Cursor: the `next` of the previous page (only movements older than this account version)"
-        }),
-        waitForPosition: WaitForPosition
-      },
-      success: Statement,
-      error: [Problems.BadRequest, Problems.NotFound, Problems.ProjectionNotCaughtUp, Problems.ServiceUnavailable, Problems.InternalError]
-    }).annotateMerge(OpenApi.annotations({
-      summary: "The account's statement, newest first",
-      description: "Money movements of the account (deposits, withdrawals, transfer debits, credits and refunds) from the " +
-        "`account_transactions` read model, newest first, each with the balance right after it. Page with " +
-        "`before=<next>`. 404 NotFound: the account was never opened. 400: `limit` outside 1..500 or a `before` " +
-        "that is not a positive integer. 503 ProjectionNotCaughtUp: `waitForPosition` was not reached in time."
-    })),
     HttpApiEndpoint.get("stateAt", "/accounts/:id/state", {
       params: AccountParams,
       query: {

@@ -5,22 +5,20 @@
  * personal data: recorded idempotent responses must stay free of it after a holder is forgotten.
  */
 import { Account, type Money } from "@verity/domain"
-import { EventStore } from "@verity/eventstore"
+import { EventStore, type RecordedEvent } from "@verity/eventstore"
 import { LedgerReadModels, LedgerStreams } from "@verity/ledger"
-import { Effect, Option } from "effect"
+import { Projections } from "@verity/projections"
+import { Duration, Effect, Option, Result, type Schema } from "effect"
 import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { VerityApi } from "../Api.ts"
 import { ApiConfig } from "../ApiConfig.ts"
 import * as Commands from "../Commands.ts"
-import * as History from "../History.ts"
 import * as Problems from "../Problems.ts"
-import * as ReadYourWrites from "../ReadYourWrites.ts"
+import type { HistoryEvent } from "./Api.ts"
 
 const ACCOUNT_SUMMARY = "account_summary"
-const ACCOUNT_TRANSACTIONS = "account_transactions"
 const Accounts = LedgerStreams.Accounts
-const historyEntries = History.entries(LedgerStreams.accountCodec)
 
 /**
  * Account currencies, remembered once seen: a currency never changes after opening, so deposits and
@@ -61,13 +59,37 @@ const withETag = (accountId: string, outcome: Commands.Outcome) =>
 const respond = (accountId: string) => (outcome: Commands.Outcome | HttpServerResponse.HttpServerResponse) =>
   HttpServerResponse.isHttpServerResponse(outcome) ? outcome : withETag(accountId, outcome)
 
+/** One stored event as history entries at current versions (several when an upcaster splits it). */
+const historyEntries = (event: RecordedEvent): ReadonlyArray<typeof HistoryEvent.Type> => {
+  const common = {
+    version: event.version,
+    position: event.position.toString(),
+    eventId: event.eventId,
+    recordedAt: event.recordedAt.toISOString(),
+    metadata: event.metadata as Schema.Json,
+    erasedFields: event.erasedFields ?? []
+  }
+  const stored = { type: event.type, schemaVersion: event.schemaVersion }
+  const upcast = LedgerStreams.accountCodec.upcast(event, event)
+  if (Result.isFailure(upcast)) {
+    return [{ ...common, ...stored, data: event.data as Schema.Json, upcastError: upcast.failure.message }]
+  }
+  return upcast.success.map((piece) => ({
+    ...common,
+    type: piece.type,
+    schemaVersion: piece.schemaVersion,
+    data: piece.data as Schema.Json,
+    ...(piece.type === event.type && piece.schemaVersion === event.schemaVersion ? {} : { storedAs: stored })
+  }))
+}
+
 export const AccountsHttp = HttpApiBuilder.group(
   VerityApi,
   "accounts",
   Effect.fn(function*(handlers) {
     const config = yield* ApiConfig
     const store = yield* EventStore
-    const waitFor = yield* ReadYourWrites.make
+    const projections = yield* Projections.Projections
     const currencies = makeCurrencies(100_000)
     // Handlers run per request: give them the store captured here.
     const withStore = Effect.provideService(EventStore, store)
@@ -130,7 +152,27 @@ export const AccountsHttp = HttpApiBuilder.group(
 
       get: ({ params, query }) =>
         Effect.gen(function*() {
-          yield* waitFor(ACCOUNT_SUMMARY, query.waitForPosition)
+          // Position 0 is before the first event: every read model has reached it, there is nothing to wait for.
+          if (query.waitForPosition !== undefined && BigInt(query.waitForPosition) > 0n) {
+            const position = query.waitForPosition
+            yield* projections.waitFor(ACCOUNT_SUMMARY, BigInt(position), config.readYourWritesTimeout).pipe(
+              Effect.catchTags({
+                WaitTimedOut: () =>
+                  Effect.fail(
+                    new Problems.ProjectionNotCaughtUp({
+                      projection: ACCOUNT_SUMMARY,
+                      position,
+                      detail: `the account summary has not reached position ${position} within ${
+                        Duration.format(config.readYourWritesTimeout)
+                      }; retry`
+                    })
+                  ),
+                StoreUnavailable: Commands.unavailable,
+                UnknownProjection: Effect.die,
+                ProjectionsError: Effect.die
+              })
+            )
+          }
           const row = yield* LedgerReadModels.AccountSummary.get(params.id).pipe(Effect.catchTag("SqlError", Commands.sqlFailure))
           if (Option.isNone(row)) return yield* Problems.notFound("account", params.id)
           return HttpApiSchema.withHeaders({ body: row.value, headers: { etag: Commands.etag(row.value.version) } })
@@ -144,27 +186,6 @@ export const AccountsHttp = HttpApiBuilder.group(
           Effect.map((page) => ({ items: page.items, ...(page.next === undefined ? {} : { next: page.next }) })),
           Effect.catchTag("SqlError", Commands.sqlFailure)
         ),
-
-      transactions: ({ params, query }) =>
-        Effect.gen(function*() {
-          yield* waitFor(ACCOUNT_TRANSACTIONS, query.waitForPosition)
-          // The stream, not a read model, says whether the account exists: a fresh account has no movements yet.
-          const info = yield* store.streamInfo(Accounts.streamOf(params.id)).pipe(Commands.loadFailure)
-          if (Option.isNone(info) || info.value.state !== "active") return yield* Problems.notFound("account", params.id)
-          const page = yield* LedgerReadModels.AccountTransactions.list(params.id, {
-            limit: query.limit ?? 50,
-            ...(query.before === undefined ? {} : { beforeVersion: query.before })
-          }).pipe(Effect.catchTag("SqlError", Commands.sqlFailure))
-          return {
-            accountId: params.id,
-            items: page.items.map(({ accountId: _, counterpartyAccountId, transferId, ...rest }) => ({
-              ...rest,
-              ...(transferId === undefined ? {} : { transferId }),
-              ...(counterpartyAccountId === undefined ? {} : { counterpartyAccountId })
-            })),
-            ...(page.nextBeforeVersion === undefined ? {} : { next: page.nextBeforeVersion })
-          }
-        }),
 
       history: ({ params, query }) =>
         Effect.gen(function*() {

@@ -29,23 +29,6 @@ export const ForgetResult = Schema.Struct({
   position: Schema.optionalKey(Schema.String)
 }).annotate({ identifier: "ForgetResult" })
 
-export const ErasureAudit = Schema.Struct({
-  subjectId: Schema.String,
-  /** When the key was destroyed (ISO 8601). */
-  forgottenAt: Schema.String,
-  /** The token name (or operator) that asked. */
-  requestedBy: Schema.String,
-  reason: Schema.String,
-  /** Streams that held the subject's data when it was forgotten. */
-  streams: Schema.Array(Schema.String),
-  /** The erasure record: the `SubjectForgotten` event of stream `erasure-<subjectId>`. */
-  eventId: Schema.String,
-  position: Schema.String,
-  recordedAt: Schema.String,
-  /** The record's metadata (actor, correlation id of the request). */
-  metadata: Schema.Json
-}).annotate({ identifier: "ErasureAudit" })
-
 export class SubjectsApi extends HttpApiGroup.make("subjects")
   .add(
     HttpApiEndpoint.post("forget", "/subjects/:subjectId/forget", {
@@ -54,18 +37,7 @@ export class SubjectsApi extends HttpApiGroup.make("subjects")
       payload: ForgetPayload,
       success: ForgetResult,
       error: [Problems.ServiceUnavailable, Problems.InternalError]
-    }).middleware(Idempotency),
-    HttpApiEndpoint.get("erasure", "/subjects/:subjectId/erasure", {
-      params: { subjectId: SubjectId },
-      success: ErasureAudit,
-      error: [Problems.BadRequest, Problems.NotFound, Problems.ServiceUnavailable, Problems.InternalError]
-    }).annotateMerge(OpenApi.annotations({
-      summary: "The erasure audit of a subject",
-      description: "Who forgot the subject, when, why, and which streams held its data, from the erasure record " +
-        "that `POST /subjects/{subjectId}/forget` appended (stream `erasure-<subjectId>`, no personal data). " +
-        "404 NotFound: the subject was never forgotten. 400: the subject id is not 1 to 200 of " +
-        "`A-Z a-z 0-9 _ . : -`. Scope admin."
-    }))
+    }).middleware(Idempotency)
   )
   .middleware(Authorization)
   .annotate(RequiredScope, "admin")

@@ -116,53 +116,6 @@ export const as = (token: string) => ({
 export const alice = as(tokens.alice)
 export const ops = as(tokens.ops)
 export const reader = as(tokens.reader)
-/** Scope write only: refused (403) by every read. */
-export const writer = as(tokens.writer)
-
-/** Polls the transfer until it reaches a terminal status (the process manager runs asynchronously). */
-export const settled = (transferId: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 200; i++) {
-      const reply = yield* alice.get(`/transfers/${transferId}`)
-      if (reply.body.state?.status === "Completed" || reply.body.state?.status === "Failed") return reply
-      yield* Effect.sleep("50 millis")
-    }
-    throw new Error(`transfer ${transferId} did not settle`)
-  })
-
-/** Requests a transfer through the API and waits until it is settled; returns its id and final stream version. */
-export const transfer = (fromAccountId: string, toAccountId: string, amount: number) =>
-  Effect.gen(function*() {
-    const reply = yield* alice.post("/transfers", { fromAccountId, toAccountId, amount })
-    if (reply.status !== 202) throw new Error(`transfer failed: ${reply.status} ${reply.text}`)
-    const done = yield* settled(reply.body.transferId)
-    return { transferId: reply.body.transferId as string, status: done.body.state.status as string, version: done.body.version as number }
-  })
-
-/**
- * A read with `waitForPosition`, retried while it answers 503 `ProjectionNotCaughtUp` (each wait is
- * bounded by the test server's 1 s; a loaded machine or a runner still starting may need more), as a
- * client is told to; fails after `attempts` tries.
- */
-export const readAfter = (path: string, position: string, attempts = 30) =>
-  Effect.gen(function*() {
-    const url = `${path}${path.includes("?") ? "&" : "?"}waitForPosition=${position}`
-    let reply = yield* reader.get(url)
-    for (let i = 1; i < attempts && reply.status === 503 && reply.body?.title === "ProjectionNotCaughtUp"; i++) {
-      reply = yield* reader.get(url)
-    }
-    return reply
-  })
-
-/** The global position of the account's latest event (to wait on with `waitForPosition`). */
-export const lastPosition = (accountId: string) =>
-  Effect.gen(function*() {
-    const reply = yield* alice.get(`/accounts/${accountId}/events?limit=1000`)
-    const events = reply.body.events as ReadonlyArray<{ readonly position: string }>
-    const last = events[events.length - 1]
-    if (last === undefined) throw new Error(`account ${accountId} has no events`)
-    return last.position
-  })
 
 let counter = 0
 /** Opens an account through the API and returns its id. */

@@ -51,7 +51,7 @@ const gatedSummary = Projection.make({
 /** The ledger runtime with the gated account summary and a given grace for retired generations. */
 const gatedLayer = (target: Parameters<typeof ledgerLayer>[0], retiredGrace: `${number} ${"seconds" | "hours"}`) =>
   LedgerRuntime.layerWithoutDatabase({
-    projections: [gatedSummary, ReadModels.accountTransactions, ReadModels.dailyTotals, ReadModels.transfers],
+    projections: [gatedSummary, ReadModels.accountTransactions, ReadModels.dailyTotals],
     projectionOptions: { ...fast, owner: "gdpr-generations", retiredGrace }
   }).pipe(
     Layer.provideMerge(TestDatabase.layer(target, { maxConnections: 14 })),
